@@ -13,6 +13,10 @@ mkdir -p "$OUT"
 make -s -C "$MPY/mpy-cross" -j"$JOBS" BUILD="$OUT/mpy-cross-build" >&2
 cp "$OUT/mpy-cross-build/mpy-cross" "$OUT/mpy-cross"
 
+# The generated frozen-content C file keeps the qstrs of the previous manifest; when a
+# C module adds identifiers that used to be frozen-only qstrs it no longer compiles
+# ("redeclaration of enumerator MP_QSTR_..."). Regenerating it is cheap.
+rm -f "$OUT/unix/frozen_content.c"
 make -s -C "$MPY/ports/unix" -j"$JOBS" \
     BUILD="$OUT/unix" \
     MICROPY_MPYCROSS="$OUT/mpy-cross" MICROPY_MPYCROSS_DEPENDENCY="$OUT/mpy-cross" \
