@@ -11,7 +11,7 @@ OUT=$BUILD/host
 mkdir -p "$OUT"
 
 make -s -C "$MPY/mpy-cross" -j"$JOBS" BUILD="$OUT/mpy-cross-build" >&2
-cp "$OUT/mpy-cross-build/mpy-cross" "$OUT/mpy-cross"
+cp "$OUT/mpy-cross-build/mpy-cross" "$OUT/mpy-cross.tmp" && mv -f "$OUT/mpy-cross.tmp" "$OUT/mpy-cross"
 
 # The generated frozen-content C file keeps the qstrs of the previous manifest; when a
 # C module adds identifiers that used to be frozen-only qstrs it no longer compiles
@@ -23,5 +23,6 @@ make -s -C "$MPY/ports/unix" -j"$JOBS" \
     MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 \
     USER_C_MODULES="$REPO/cmodules" \
     FROZEN_MANIFEST="$REPO/boards/manifest_host.py" >&2
-cp "$OUT/unix/micropython" "$OUT/micropython"
+# Copy then rename, so a binary that a running test holds open is replaced, not rewritten.
+cp "$OUT/unix/micropython" "$OUT/micropython.tmp" && mv -f "$OUT/micropython.tmp" "$OUT/micropython"
 echo "host firmware: $OUT/micropython" >&2

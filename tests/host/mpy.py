@@ -35,5 +35,5 @@ def run_mpy(code, *, heapsize=None, timeout=120, args=(), env=None, cwd=None, ch
 
 def run_mpy_file(path, *, heapsize=None, timeout=120, args=(), env=None, cwd=None, check=True):
     """Run a script file in the host firmware (same options as run_mpy)."""
-    code = "import sys\nsys.argv=%r\nexec(open(%r).read())" % ([path] + list(args), path)
+    code = "import sys\nsys.argv[:] = %r\nexec(open(%r).read())" % ([path] + list(args), path)
     return run_mpy(code, heapsize=heapsize, timeout=timeout, env=env, cwd=cwd, check=check)
