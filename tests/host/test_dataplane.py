@@ -1,0 +1,239 @@
+"""Unit tests of the data plane glue (tailnet.dataplane, tailnet.dataplane_reply).
+CPython: the responder's replies checked by an independent IP/ICMP/TSMP builder.
+Host firmware: two DataPlane objects (real _tnwg engines, real netmap records) wired
+back to back through an in-memory transport: handshake started by a queued packet,
+ICMP/TSMP answered, AllowedIPs enforced on input, peers removed with the netmap."""
+import os
+import struct
+import sys
+
+import pytest
+
+from mpy import REPO, run_mpy
+
+sys.path.insert(0, os.path.join(REPO, "modules"))
+from tailnet import dataplane_reply as reply  # noqa: E402
+
+
+def csum(b):
+    if len(b) & 1:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+A4 = bytes([100, 64, 0, 1])
+B4 = bytes([100, 64, 0, 2])
+A6 = bytes.fromhex("fd7a115ca1e0000000000000000000" + "01")
+B6 = bytes.fromhex("fd7a115ca1e0000000000000000000" + "02")
+
+
+def v4(src, dst, proto, body, frag=0):
+    h = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 7, frag, 64, proto, 0, src, dst))
+    struct.pack_into("!H", h, 10, csum(bytes(h)))
+    return bytes(h) + body
+
+
+def v6(src, dst, proto, body):
+    return struct.pack("!IHBB", 0x60000000, len(body), proto, 64) + src + dst + body
+
+
+def icmp4(t, ident, seq, data):
+    m = bytearray(struct.pack("!BBHHH", t, 0, 0, ident, seq) + data)
+    struct.pack_into("!H", m, 2, csum(bytes(m)))
+    return bytes(m)
+
+
+def icmp6(src, dst, t, ident, seq, data):
+    m = bytearray(struct.pack("!BBHHH", t, 0, 0, ident, seq) + data)
+    pseudo = src + dst + struct.pack("!IxxxB", len(m), 58)
+    struct.pack_into("!H", m, 2, csum(pseudo + bytes(m)))
+    return bytes(m)
+
+
+def ans(pkt, my=(A4, A6)):
+    buf = bytearray(b"\xee" * 5 + pkt + b"\xee" * 3)
+    return reply.answer(buf, 5, len(pkt), list(my))
+
+
+def test_icmp4_echo_reply():
+    kind, out = ans(v4(B4, A4, 1, icmp4(8, 0x1234, 9, b"tailscale-ping")))
+    assert kind == reply.ECHO
+    assert out[0] == 0x45 and out[9] == 1 and out[12:16] == A4 and out[16:20] == B4
+    assert struct.unpack("!H", out[2:4])[0] == len(out) == 20 + 8 + 14
+    assert out[20:] == icmp4(0, 0x1234, 9, b"tailscale-ping")
+    assert csum(out[:20]) == 0 and csum(out[20:]) == 0
+
+
+def test_icmp6_echo_reply():
+    kind, out = ans(v6(B6, A6, 58, icmp6(B6, A6, 128, 5, 1, b"x" * 33)))
+    assert kind == reply.ECHO
+    assert out == v6(A6, B6, 58, icmp6(A6, B6, 129, 5, 1, b"x" * 33))
+
+
+def test_tsmp_ping_pong():
+    data = bytes(range(1, 9))
+    for src, dst, mk in ((B4, A4, v4), (B6, A6, v6)):
+        kind, out = ans(mk(src, dst, 99, b"p" + data))
+        assert kind == reply.TSMP
+        body = out[20:] if mk is v4 else out[40:]
+        assert body == b"o" + data + b"\0\0"
+        assert out[12:16] == dst if mk is v4 else out[8:24] == dst
+
+
+@pytest.mark.parametrize("pkt", [
+    v4(B4, bytes([100, 64, 0, 9]), 1, icmp4(8, 1, 1, b"a")),       # not our address
+    v4(B4, A4, 1, icmp4(0, 1, 1, b"a")),                           # a reply, not a request
+    v4(B4, A4, 1, icmp4(8, 1, 1, b"a")[:-1] + b"b"),               # bad ICMP checksum
+    v4(B4, A4, 1, icmp4(8, 1, 1, b"a"), frag=0x2000),              # fragment
+    v4(B4, A4, 99, b"a" + bytes(32)),                              # TSMP disco-key advert
+    v4(B4, A4, 99, b"p1234"),                                      # short TSMP ping
+    v4(B4, A4, 17, bytes(12)),                                     # UDP: not ours to answer
+    v6(B6, A6, 58, icmp6(B6, A6, 128, 1, 1, b"z")[:-1] + b"y"),    # bad ICMPv6 checksum
+    v6(B6, A6, 58, b"") + bytes(8),                                # empty ICMPv6 body
+    b"\x45" + bytes(10), b"\x60" + bytes(20), b"\x00" * 30,        # truncated / garbage
+])
+def test_not_answered(pkt):
+    try:
+        r = ans(pkt)
+    except IndexError:  # truncated buffers may only fail as "no answer" inside the data plane
+        pytest.fail("answer() raised on %r" % pkt)
+    assert r is None
+
+
+def test_fuzz_never_raises():
+    import random
+    rnd = random.Random(1234)
+    seeds = [v4(B4, A4, 1, icmp4(8, 1, 1, b"abc")), v4(B4, A4, 99, b"p" + bytes(8)),
+             v6(B6, A6, 58, icmp6(B6, A6, 128, 1, 1, b"z" * 9)), v6(B6, A6, 99, b"p" + bytes(8))]
+    answered = 0
+    for i in range(3000):
+        pkt = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 4)):
+            pkt[rnd.randrange(len(pkt))] = rnd.randrange(256)
+        pkt = bytes(pkt[:rnd.randint(1, len(pkt))]) if i % 3 == 0 else bytes(pkt)
+        answered += ans(pkt) is not None
+    assert answered < 3000
+
+
+def test_in_prefix_and_allowed():
+    from tailnet import dataplane as dp
+    assert dp.in_prefix(A4, 32, A4) and not dp.in_prefix(B4, 32, A4)
+    assert dp.in_prefix(bytes([100, 127, 1, 1]), 10, bytes([100, 64, 0, 0]))
+    assert not dp.in_prefix(bytes([100, 128, 1, 1]), 10, bytes([100, 64, 0, 0]))
+    assert dp.in_prefix(B6, 0, bytes(16)) and not dp.in_prefix(B4, 0, bytes(16))
+
+
+MPY_PAIR = r"""
+import asyncio
+from tailnet import dataplane, netmap, ipaddr, crypto, keys
+from tailnet import dataplane_reply as reply
+
+class Node:
+    control_url = "https://control.invalid"
+    cadata = None
+    preferred_derp = 0
+
+    def __init__(self, name):
+        self.node = keys.node_private()
+        self.netmap = netmap.NetMap()
+        self.name = name
+        self.cbs = []
+    def on_netmap(self, cb):
+        self.cbs.append(cb)
+    def log(self, *a):
+        print(self.name, *a)
+
+def rec(i, key, addrs, allowed=None):
+    r = netmap.new_record()
+    r[netmap.ID] = i
+    r[netmap.KEY] = key
+    r[netmap.ADDRS] = ipaddr.pack_prefixes(addrs)
+    if allowed is not None:
+        r[netmap.ALLOWED] = ipaddr.pack_prefixes(allowed)
+    return netmap.pack(r)
+
+class Wire:
+    # in-memory link: DERP-like delivery by node key, queued (like magicsock's outbox)
+    def __init__(self):
+        self.q = []
+        self.dps = {}
+    def run(self, max_items=100):
+        n = 0
+        while self.q and n < max_items:
+            src, dst, pkt = self.q.pop(0)
+            self.dps[dst].wg_input(src, None, memoryview(pkt))
+            n += 1
+        return n
+
+class Port:
+    def __init__(self, wire, me):
+        self.wire, self.me, self.udp = wire, me, None
+    def send_wg(self, dst, pkt):
+        self.wire.q.append((self.me, bytes(dst), bytes(pkt)))
+
+a, b = Node("a"), Node("b")
+ka, kb = a.node.public().raw, b.node.public().raw
+a.netmap.self_node = rec(1, ka, ["100.64.0.1/32", "fd7a:115c:a1e0::1/128"])
+b.netmap.self_node = rec(2, kb, ["100.64.0.2/32", "fd7a:115c:a1e0::2/128"])
+a.netmap.peers = {2: rec(2, kb, ["100.64.0.2/32", "fd7a:115c:a1e0::2/128"])}
+b.netmap.peers = {1: rec(1, ka, ["100.64.0.1/32"], ["100.64.0.1/32", "10.9.0.0/16"])}
+wire = Wire()
+import gc
+gc.collect()
+m0 = gc.mem_alloc()
+da = dataplane.DataPlane(a)
+gc.collect()
+print("HEAP", gc.mem_alloc() - m0)
+db = dataplane.DataPlane(b)
+da.transport, db.transport = Port(wire, ka), Port(wire, kb)
+wire.dps = {ka: da, kb: db}
+da.sync(a.netmap); db.sync(b.netmap)
+got = []
+da.on_ip = lambda buf, off, n: got.append(bytes(buf[off:off + n])) or True
+
+A4, B4 = bytes([100, 64, 0, 1]), bytes([100, 64, 0, 2])
+ping = bytearray(b"\x08\x00\x00\x00\x12\x34\x00\x01tailnet")
+c = reply.csum(ping); ping[2] = c >> 8; ping[3] = c & 255
+assert da.send_ip(reply.ip4(A4, B4, 1, bytes(ping)))   # no session: queued, initiation out
+assert len(da.pending) == 1
+wire.run()
+print("ECHO", len(got), got and got[0][9], got and got[0][20], db.stats["echo"], da.stats["handshakes"], db.stats["handshakes"])
+got.clear()
+assert da.send_ip(reply.ip4(A4, B4, 99, b"p12345678"))
+wire.run()
+print("TSMP", got and got[0][20:], db.stats["tsmp"])
+# a source outside the sender's AllowedIPs is dropped (b allows a 100.64.0.1 + 10.9/16)
+got.clear()
+da.send_ip(reply.ip4(bytes([100, 64, 0, 77]), B4, 99, b"p12345678"))
+wire.run()
+print("SPOOF", db.stats["drop_src"], db.stats["tsmp"])
+# 10.9.1.1 is inside a's AllowedIPs at b: b routes to a
+print("ROUTE", db.route(bytes([10, 9, 1, 1])) == db.slot_of[ka], db.route(bytes([10, 8, 1, 1])))
+# garbage datagrams: dropped by the engine, nothing raised or sent
+n0 = len(wire.q)
+for i in range(200):
+    db.wg_input(ka, None, crypto.random(1 + i % 150))
+    db.wg_input(None, (bytes(12) + bytes([127, 0, 0, 1]), 41641), bytes([4, 0, 0, 0]) + crypto.random(40))
+print("JUNK", db.stats["errors"], len(wire.q) - n0)
+# peer removed from the netmap: engine slot freed, no route
+b.netmap.peers = {}
+db.sync(b.netmap)
+print("GONE", db.route(A4), len(db.slot_of), db.send_ip(reply.ip4(B4, A4, 99, b"p12345678")))
+"""
+
+
+def test_two_dataplanes_back_to_back():
+    out = run_mpy(MPY_PAIR, timeout=60).stdout
+    lines = {l.split()[0]: l.split(None, 1)[1] for l in out.splitlines() if l.strip()}
+    assert lines["ECHO"] == "1 1 0 1 1 1", out
+    assert lines["TSMP"] == "b'o12345678\\x00\\x00' 1", out
+    assert lines["SPOOF"] == "1 1", out
+    assert lines["ROUTE"] == "True None", out
+    assert lines["JUNK"] == "0 0", out
+    assert lines["GONE"] == "None 0 False", out
+    heap = int(lines["HEAP"])
+    print("heap of one DataPlane (engine for 16 peers, buffers, transport object): %d B" % heap)
+    assert heap < 24 * 1024, heap
