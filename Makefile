@@ -14,7 +14,7 @@ MPY_CROSS := $(BUILD)/host/mpy-cross
 # Set for the unix port: system mbedTLS (Debian patch), no btree (lib/ is empty in +ds).
 UNIX_OPTS := MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 MICROPY_PY_FFI=1
 
-.PHONY: all deps apt-deps py-deps micropython-src host mpy-cross testnet-tools demo test \
+.PHONY: all deps apt-deps py-deps micropython-src host mpy-cross testnet-tools demo test natmod \
         test-fast test-interop test-slow clean distclean firmware flash
 
 all: host
@@ -42,6 +42,9 @@ mpy-cross: host
 # ---- boards (see boards/README.md) ----------------------------------------------
 firmware:
 	@$(REPO)/firmware/build-board.sh $(BOARD)
+
+natmod:
+	@$(REPO)/natmod/build.sh
 
 flash:
 	@$(REPO)/tools/flash $(if $(BOARD),--board $(BOARD)) $(if $(PORT),--port $(PORT))
