@@ -625,14 +625,8 @@ class Tcp:
 
     def _reset(self, p, sport, dport, flags, seq, ack, dlen):
         """Answer a segment for no connection with RST (RFC 793)."""
-        c = Conn.__new__(Conn)
-        c.tcp = self
-        c.laddr = bytes(p.buf[p.dst:p.dst + p.alen])
-        c.raddr = bytes(p.buf[p.src:p.src + p.alen])
-        c.lport = dport
-        c.rport = sport
-        c.rbuf = b""
-        c.rcap = 0
+        c = _RstSender(self, bytes(p.buf[p.dst:p.dst + p.alen]),
+                       bytes(p.buf[p.src:p.src + p.alen]), dport, sport)
         self.rst_sent += 1
         if flags & ACK:
             c._seg(ack, 0, RST, b"", 0, 0)
@@ -643,6 +637,20 @@ class Tcp:
     def tick(self, now):
         for c in self.conns[:]:
             c.tick(now)
+
+
+class _RstSender(Conn):
+    """Just enough of a connection for Conn._seg to build a RST for an unknown segment.
+    (MicroPython classes have no __new__, so Conn's state is not created and skipped.)"""
+
+    def __init__(self, tcp, laddr, raddr, lport, rport):
+        self.tcp = tcp
+        self.laddr = laddr
+        self.raddr = raddr
+        self.lport = lport
+        self.rport = rport
+        self.rbuf = b""
+        self.rcap = 0
 
 
 def _mss_opt(buf, i, end, default):

@@ -158,9 +158,6 @@ asyncio.run(main())
     assert "udp timeout True" in lines and "done" in lines, out
 
 
-@pytest.mark.xfail(reason="netstack bug: tcp.Tcp._reset calls Conn.__new__, which MicroPython "
-                          "classes lack, so a SYN to a closed port raises instead of getting RST",
-                   strict=False)
 def test_connect_refused_by_netstack():
     out = mpy(r"""
 async def main():
