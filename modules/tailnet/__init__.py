@@ -124,21 +124,3 @@ def status(verbose=True):
     """Print (and return) state, addresses and peers, like `tailscale status`."""
     from tailnet.statusfmt import status as _status
     return _status(_node, verbose)
-
-
-# Socket API (tsnet-like), loaded on first use so `import tailnet` stays cheap.
-_SOCKETS = ("start_server", "open_connection", "listen", "dial", "udp", "whois", "resolve",
-            "ping", "configure")
-
-
-def __getattr__(name):
-    # MicroPython asks a package's __getattr__ first for `from tailnet import X`, so a
-    # submodule that is not loaded yet must be imported here rather than refused.
-    mod = "sockets" if name in _SOCKETS else name
-    try:
-        m = __import__("tailnet." + mod, None, None, ("_",))
-    except ImportError as e:
-        if mod not in str(e):
-            raise                 # a real failure inside that module: do not hide it
-        raise AttributeError(name)
-    return getattr(m, name) if m is not None and mod != name else m

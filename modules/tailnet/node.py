@@ -340,35 +340,6 @@ class Node:
                 pass
         self._set_state(STOPPED)
 
-    # ---- tsnet-like sockets on this node (modules/tailnet/sockets.py)
-    def start_server(self, cb, port, backlog=2):
-        from tailnet import sockets
-        return sockets.start_server(cb, port, backlog, node=self)
-
-    def open_connection(self, host, port):
-        from tailnet import sockets
-        return sockets.open_connection(host, port, node=self)
-
-    def listen(self, port):
-        from tailnet import sockets
-        return sockets.listen(port, node=self)
-
-    def dial(self, host, port):
-        from tailnet import sockets
-        return sockets.dial(host, port, node=self)
-
-    def udp(self, port=0):
-        from tailnet import sockets
-        return sockets.udp(port, node=self)
-
-    def whois(self, addr):
-        from tailnet import sockets
-        return sockets.whois(addr, node=self)
-
-    def resolve(self, name):
-        from tailnet import sockets
-        return sockets.resolve(name, node=self)
-
     async def logout(self):
         """Expire this node at control (headscale deletes ephemeral nodes), forget the node key."""
         self._stop = True
