@@ -29,10 +29,12 @@ def tmp(tmp_path):
     return str(tmp_path)
 
 
-# The 32-bit run sits at the edge of its cap (live ~71 KB of 112K): it passed in this
-# session's earlier full runs and failed in the last one, so it is recorded as a known,
-# intermittent failure (issue 5 stays open: the 96K target is not met either).
-_EDGE = pytest.mark.xfail(strict=False, reason="intermittent MemoryError at the 112K edge on 32-bit")
+# The 32-bit run sits at the edge of its cap (live ~71 KB of 112K). It passed at commit
+# aae4b28 and fails since the netstack/sockets commits (MemoryError allocating 1341 bytes
+# during login); the cause is not found yet, so it is recorded as a known failure
+# (issue 5 stays open: the 96K target is not met either).
+_EDGE = pytest.mark.xfail(strict=False, reason="MemoryError at the 112K edge on 32-bit since the "
+                                              "netstack/sockets commits; not yet diagnosed")
 @pytest.mark.parametrize("fw,heap", [("64bit", "160K"),
                                      pytest.param("32bit", "112K", marks=[NEED32, _EDGE])])
 def test_200_peers(net200, tmp, fw, heap):
