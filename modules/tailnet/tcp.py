@@ -1,12 +1,16 @@
 # Small sans-I/O TCP for the tailnet netstack (driven by Netstack.input/tick).
 #
-# Features: active/passive open, MSS option (clamped for MTU 1280), in-order
-# receive with a window equal to free receive-buffer space, go-back-N
-# retransmission on RTO (RFC 6298 estimator, Karn), fast retransmit after 3
-# duplicate ACKs, zero-window probing, FIN/RST, short bounded TIME_WAIT,
-# keep-alive. Not implemented: window scaling, SACK, timestamps, congestion
-# control beyond a fixed in-flight cap, out-of-order reassembly (out-of-order
-# segments are dropped and duplicate-ACKed), urgent data.
+# Features: active/passive open, MSS option (clamped for MTU 1280), receive
+# window equal to free receive-buffer space, a small bounded out-of-order queue
+# (OOO_MAX segments, kept only inside the advertised window, so receive buffer
+# plus queue stay within rcvbuf) reported to the peer as SACK blocks when its
+# SYN permits SACK, go-back-N retransmission on RTO (RFC 6298 estimator, Karn),
+# fast retransmit after DUPTHRESH duplicate ACKs with NewReno partial-ACK
+# retransmission, zero-window probing, FIN/RST, short bounded TIME_WAIT,
+# keep-alive; the ACK field of segments outside our window is still used
+# (RFC 793 "special allowance", needed when our window is zero). Not
+# implemented: window scaling, timestamps, acting on the peer's SACK blocks,
+# congestion control beyond a fixed in-flight cap, urgent data.
 import errno
 import tailnet.ip as ip  # not "from . import": tailnet.__getattr__ breaks it on MicroPython
 
@@ -41,6 +45,8 @@ RCVBUF = 4096
 SNDBUF = 4096
 KA_INTVL = 5000
 KA_PROBES = 4
+DUPTHRESH = 2             # with at most MAX_FLIGHT segments out, 3 dup ACKs are rare
+OOO_MAX = 4               # out-of-order segments kept per connection (0: drop them)
 
 
 def lt(a, b):
@@ -103,11 +109,14 @@ class Conn:
         self.tw_at = 0
         self.err = 0
         self.dupacks = 0
+        self.recover = None       # snd_max at a fast retransmit (NewReno recovery)
         self.last_rx = tcp.ns.now
         self.ka_idle = 0          # keep-alive idle time in ms (0 = off)
         self.ka_sent = 0
         self.retransmits = 0
         self.last_wnd = 0
+        self.ooo = None           # out-of-order segments: [[seq, bytes, fin], ...] by seq
+        self.sack_ok = tcp.sack   # we offer SACK in our SYN; off unless the peer's SYN has it
 
     # ---- user API
     def send(self, data):
@@ -162,7 +171,7 @@ class Conn:
 
     def abort(self):
         if self.state not in (CLOSED, SYN_SENT, TIME_WAIT):
-            self._seg(self.snd_max, 0, RST, b"", 0, 0)
+            self._seg(self._aseq(), 0, RST, b"", 0, 0)
         self._drop(errno.ECONNABORTED)
 
     def state_name(self):
@@ -172,11 +181,11 @@ class Conn:
     def _rwnd(self):
         return min(self.rcap - len(self.rbuf), 65535)
 
-    def _seg(self, seq, ack, flags, data, off, n, mss=False):
+    def _seg(self, seq, ack, flags, data, off, n, opt=None):
         t = self.tcp
         alen = len(self.raddr)
         hl = 20 if alen == 4 else 40
-        tl = 24 if mss else 20
+        tl = 20 + (len(opt) if opt else 0)
         out = bytearray(hl + tl + n)
         ip.put_header(out, self.laddr, self.raddr, ip.P_TCP, tl + n)
         ip.put16(out, hl, self.lport)
@@ -188,23 +197,61 @@ class Conn:
         w = self._rwnd()
         self.last_wnd = w
         ip.put16(out, hl + 14, w)
-        if mss:
-            out[hl + 20] = 2
-            out[hl + 21] = 4
-            ip.put16(out, hl + 22, self.my_mss)
+        if opt:
+            out[hl + 20:hl + tl] = opt
         if n:
             out[hl + tl:hl + tl + n] = data[off:off + n]
         ip.set_l4_csum(out, hl, alen, ip.P_TCP, tl + n, 16)
         t.ns.output(out)
 
+    def _aseq(self):
+        """Sequence number for a pure ACK: never past a FIN the peer has not acknowledged
+        (gVisor, tailscaled's stack, resets a closed-for-reading connection on a segment
+        beyond its rcv_nxt, which an ACK after a lost FIN would be)."""
+        if self.fin_sent and self.snd_una != ((self.fin_seq + 1) & M32):
+            return self.fin_seq
+        return self.snd_max
+
     def _ack(self):
-        self._seg(self.snd_max, self.rcv_nxt, ACK, b"", 0, 0)
+        self._seg(self._aseq(), self.rcv_nxt, ACK, b"", 0, 0, self._sack())
+
+    def _sack(self):
+        """SACK option (RFC 2018) for the out-of-order queue, up to 3 blocks, or None."""
+        q = self.ooo
+        if not q or not self.sack_ok:
+            return None
+        blocks = []
+        for e in q:
+            a = e[0]
+            b = (a + len(e[1])) & M32
+            if blocks and le(a, blocks[-1][1]):
+                if lt(blocks[-1][1], b):
+                    blocks[-1][1] = b
+            elif len(blocks) < 3:
+                blocks.append([a, b])
+        o = bytearray(4 + 8 * len(blocks))
+        o[0] = o[1] = 1                          # NOP NOP
+        o[2] = 5
+        o[3] = 2 + 8 * len(blocks)
+        for i, (a, b) in enumerate(blocks):
+            ip.put32(o, 4 + 8 * i, a)
+            ip.put32(o, 8 + 8 * i, b)
+        return o
 
     def _syn(self):
+        if self.retries == 0:                    # RTT sample from the first SYN only (Karn)
+            self.rtt_seq = self.iss
+            self.rtt_t = self.tcp.ns.now
+        o = bytearray(8 if self.sack_ok else 4)      # MSS [, NOP NOP SACK-permitted]
+        o[0] = 2
+        o[1] = 4
+        ip.put16(o, 2, self.my_mss)
+        if self.sack_ok:
+            o[4:8] = b"\x01\x01\x04\x02"
         if self.state == SYN_SENT:
-            self._seg(self.iss, 0, SYN, b"", 0, 0, True)
+            self._seg(self.iss, 0, SYN, b"", 0, 0, o)
         else:
-            self._seg(self.iss, self.rcv_nxt, SYN | ACK, b"", 0, 0, True)
+            self._seg(self.iss, self.rcv_nxt, SYN | ACK, b"", 0, 0, o)
         self.snd_nxt = self.snd_max = (self.iss + 1) & M32
         self._arm()
 
@@ -303,6 +350,7 @@ class Conn:
         self.retransmits += 1
         self.rto = min(self.rto * 2, RTO_MAX)
         self.rtt_seq = None
+        self.recover = None
         if self.state in (SYN_SENT, SYN_RCVD):
             self._syn()
             return
@@ -330,6 +378,17 @@ class Conn:
             end = (seq + seglen) & M32
             ok = lt(self.rcv_nxt, end) and lt(seq, (self.rcv_nxt + max(rw, 1)) & M32)
         if not ok:
+            # RFC 793: with a zero (or small) window no segment is acceptable, "but special
+            # allowance should be made to accept valid ACKs": take the ACK field (else a peer
+            # whose ACKs carry a seq beyond our window, e.g. its window probes, never gets
+            # its ACKs through and both ends stall)
+            if flags & ACK and not flags & (RST | SYN) and st != SYN_RCVD and st != TIME_WAIT \
+                    and le(ack, self.snd_max):
+                if not self._in_ack(flags, seq, ack, wnd, -1):
+                    return
+                if self.state == CLOSED:
+                    return
+                self._push(False)
             # re-ACK duplicates; answer other out-of-window segments (old pure ACKs,
             # keep-alive probes) at most every 200 ms so that ACKs never ping-pong
             now = self.tcp.ns.now
@@ -386,7 +445,7 @@ class Conn:
             return
         self.rcv_nxt = (seq + 1) & M32
         self.mss = min(mss, self.my_mss)
-        self.rtt_seq = self.iss
+        self.sack_ok = self.sack_ok and self.tcp._sackp
         if flags & ACK:
             self._established(seq, ack, wnd)
             self._ack()
@@ -410,6 +469,13 @@ class Conn:
             self.retries = 0
             self.dupacks = 0
             self._rtt(ack)
+            if self.recover is not None:
+                if lt(ack, self.recover) and self.sbuf:      # partial ACK: the next hole
+                    self._seg(ack, self.rcv_nxt, ACK, self.sbuf, 0, min(self.mss, len(self.sbuf)))
+                    self.retransmits += 1
+                    self.rtt_seq = None
+                else:
+                    self.recover = None
             self.rtx_at = None
             if lt(self.snd_nxt, ack):
                 self.snd_nxt = ack                     # acked beyond a go-back-N point
@@ -427,7 +493,8 @@ class Conn:
         elif ack == self.snd_una and dlen == 0 and not flags & FIN \
                 and wnd == self.snd_wnd and self.snd_max != self.snd_una:
             self.dupacks += 1
-            if self.dupacks == 3:                      # fast retransmit
+            if self.dupacks == DUPTHRESH and self.recover is None:   # fast retransmit
+                self.recover = self.snd_max
                 self.retransmits += 1
                 n = min(self.mss, len(self.sbuf))
                 if n:
@@ -435,7 +502,10 @@ class Conn:
                 self.rtt_seq = None
         if wnd == 0:
             self.retries = 0                           # peer alive: persist forever
-        if lt(self.wl1, seq) or (self.wl1 == seq and le(self.wl2, ack)):
+        if dlen < 0:                                   # segment outside our window: its
+            if self.snd_wnd == 0 and wnd and le(self.wl2, ack):   # seq can't be trusted
+                self.snd_wnd = wnd                     # for wl1; only reopen a zero window
+        elif lt(self.wl1, seq) or (self.wl1 == seq and le(self.wl2, ack)):
             self.snd_wnd = wnd
             self.wl1 = seq
             self.wl2 = ack
@@ -452,27 +522,69 @@ class Conn:
             self._ack()          # data after their FIN: ignore, re-ACK
             return
         if lt(self.rcv_nxt, seq):
-            self._ack()          # out of order: drop, duplicate ACK
+            self._ooo_add(buf, flags, seq, doff, dlen)
+            self._ack()          # out of order: duplicate ACK
             return
+        if self._take(buf, seq, doff, dlen) and flags & FIN:
+            self._fin_in(st)
+        while self.ooo and le(self.ooo[0][0], self.rcv_nxt):
+            e = self.ooo.pop(0)
+            d = e[1]
+            if self._take(d, e[0], 0, len(d)) and e[2]:
+                self._fin_in(self.state)
+        if not self.ooo:
+            self.ooo = None
+        self._ack()
+
+    def _take(self, buf, seq, doff, dlen):
+        """Append the new part of buf[doff:doff+dlen] (at seq <= rcv_nxt) that fits the
+        window; True if the whole segment is now in (its FIN can be taken)."""
         skip = sub(self.rcv_nxt, seq)
+        if skip > dlen:
+            return False         # already had it all, FIN included
         take = min(dlen - skip, self._rwnd())
         if take > 0:
             a = doff + skip
             self.rbuf.extend(buf[a:a + take])
             self.rcv_nxt = (self.rcv_nxt + take) & M32
-        if flags & FIN and skip + max(take, 0) >= dlen:
-            self.rcv_nxt = (self.rcv_nxt + 1) & M32
-            self.rfin = True
-            if st == ESTABLISHED:
-                self.state = CLOSE_WAIT
-            elif st == FIN_WAIT1:
-                if self.fin_sent and self.snd_una == ((self.fin_seq + 1) & M32):
-                    self._time_wait()
-                else:
-                    self.state = CLOSING
-            elif st == FIN_WAIT2:
+        return skip + max(take, 0) >= dlen and not self.rfin
+
+    def _ooo_add(self, buf, flags, seq, doff, dlen):
+        """Keep an out-of-order segment (trimmed to the advertised window), bounded."""
+        room = sub((self.rcv_nxt + self._rwnd()) & M32, seq)
+        if not OOO_MAX or not dlen or room > 0x7FFFFFFF or room == 0:
+            return
+        fin = flags & FIN and dlen <= room
+        n = min(dlen, room)
+        q = self.ooo
+        if q is None:
+            q = self.ooo = []
+        i = 0
+        while i < len(q) and lt(q[i][0], seq):
+            i += 1
+        if i < len(q) and q[i][0] == seq:
+            if len(q[i][1]) >= n:
+                return           # duplicate
+            q.pop(i)
+        if len(q) >= OOO_MAX:
+            if i >= len(q):
+                return           # keep the segments nearest the gap
+            q.pop()
+        q.insert(i, [seq, bytes(memoryview(buf)[doff:doff + n]), fin])
+
+    def _fin_in(self, st):
+        self.rcv_nxt = (self.rcv_nxt + 1) & M32
+        self.rfin = True
+        self.ooo = None
+        if st == ESTABLISHED:
+            self.state = CLOSE_WAIT
+        elif st == FIN_WAIT1:
+            if self.fin_sent and self.snd_una == ((self.fin_seq + 1) & M32):
                 self._time_wait()
-        self._ack()
+            else:
+                self.state = CLOSING
+        elif st == FIN_WAIT2:
+            self._time_wait()
 
     def _time_wait(self):
         self.state = TIME_WAIT
@@ -525,6 +637,8 @@ class Tcp:
         self.sndbuf = SNDBUF
         self.time_wait = TIME_WAIT_MS
         self.isn = _isn
+        self.sack = True          # offer/accept SACK-permitted: we send SACK blocks for
+        self._sackp = False       # our out-of-order queue (we ignore the peer's blocks)
         self.rst_sent = self.refused = 0
         self._eport = 49152
 
@@ -597,6 +711,7 @@ class Tcp:
         if hl < 20 or hl > p.l4len:
             return
         mss = _mss_opt(buf, t + 20, t + hl, 536 if p.alen == 4 else 1220)
+        self._sackp = flags & SYN and _has_opt(buf, t + 20, t + hl, 4)
         doff = t + hl
         dlen = p.end - doff
         c = self._find_pkt(p, sport, dport)
@@ -615,6 +730,7 @@ class Tcp:
             c.state = SYN_RCVD
             c.rcv_nxt = (seq + 1) & M32
             c.mss = min(mss, c.my_mss)
+            c.sack_ok = self.sack and self._sackp
             c.snd_wnd = wnd
             c.wl1 = seq
             self.conns.append(c)
@@ -651,6 +767,22 @@ class _RstSender(Conn):
         self.rport = rport
         self.rbuf = b""
         self.rcap = 0
+
+
+def _has_opt(buf, i, end, kind):
+    while i < end:
+        k = buf[i]
+        if k == kind:
+            return True
+        if k == 0:
+            break
+        if k == 1:
+            i += 1
+            continue
+        if i + 1 >= end or buf[i + 1] < 2:
+            break
+        i += buf[i + 1]
+    return False
 
 
 def _mss_opt(buf, i, end, default):

@@ -253,3 +253,130 @@ def test_no_ack_storm_under_heavy_duplication_and_reordering(seed):
     assert ok
     assert link.sent < 400, link.sent          # ~20 data segments each way + ACKs
     assert link.run(lambda: a.tcp.count() == 0 and b.tcp.count() == 0, 5000)
+
+
+def _scapy_conn(rcvbuf=4096, opts=()):
+    """Our stack as the server of a scapy client (seq 1000); -> (ns, conn, our iss + 1)."""
+    ns = Netstack([A4])
+    ns.set_filter(ALLOW_ALL)
+    ns.tcp.rcvbuf = rcvbuf
+    lst = ns.tcp_listen(80)
+    syn = raw(IP(src=B4, dst=A4) / TCP(sport=1234, dport=80, seq=1000, flags="S", window=65535,
+                                       options=list(opts)))
+    ns.input(syn, 0, len(syn), 0)
+    sa = IP(bytes(ns.pop_out()))[TCP]
+    assert ("SAckOK" in dict(sa.options)) == ("SAckOK" in dict(opts))
+    una = sa.seq + 1
+    seg(ns, 1001, una, "A")
+    return ns, lst.accept(), una
+
+
+def seg(ns, seq, ack, flags, data=b"", now=0):
+    p = raw(IP(src=B4, dst=A4) / TCP(sport=1234, dport=80, seq=seq, ack=ack, flags=flags,
+                                     window=65535) / data)
+    ns.input(p, 0, len(p), now)
+
+
+def drain(ns):
+    out = []
+    p = ns.pop_out()
+    while p is not None:
+        out.append(IP(bytes(p))[TCP])
+        p = ns.pop_out()
+    return out
+
+
+def test_acks_taken_from_segments_outside_a_zero_window():
+    """Regression (interop stall against gVisor through a lossy relay): with our receive window
+    at 0, the peer's ACKs (its pure ACKs carry a seq beyond our window; its window probes an old
+    one) were dropped unread, so our sent data was never acknowledged, the application never
+    drained it, never read, and the window stayed 0 for good."""
+    ns, c, una = _scapy_conn(rcvbuf=2000)
+    assert c.send(b"r" * 1000) == 1000
+    drain(ns)
+    seg(ns, 1001, una, "A", b"x" * 2488)           # the peer overruns our 2000-byte window
+    assert c.readable() == 2000 and drain(ns)[-1].window == 0
+    seg(ns, 1001 + 2488, una + 1000, "A")          # its ACK, seq beyond our (zero) window
+    assert c.snd_una == (una + 1000) & 0xFFFFFFFF and c.unsent() == 0
+    assert c.send(b"s" * 10) == 10
+    drain(ns)
+    seg(ns, 1001 + 1999, una + 1010, "A", b"x")    # window probe: one old byte
+    assert c.unsent() == 0 and c.state_name() == "ESTABLISHED"
+
+
+def test_pure_ack_never_claims_an_unacknowledged_fin():
+    """Regression (RST from gVisor): after our FIN is lost, ACKs with seq = FIN + 1 are beyond
+    the peer's rcv_nxt, and gVisor resets a connection closed for reading on such a segment."""
+    ns, c, una = _scapy_conn()
+    c.close()
+    fin = drain(ns)[-1]
+    assert "F" in fin.flags and fin.seq == una
+    seg(ns, 1001, una, "PA", b"data")              # peer data, our FIN not acknowledged
+    ack = drain(ns)[-1]
+    assert ack.flags == "A" and ack.seq == una and ack.ack == 1005
+    seg(ns, 1005, una + 1, "A")                    # FIN acknowledged: ACKs move past it
+    seg(ns, 1005, una + 1, "PA", b"more")
+    ack = drain(ns)[-1]
+    assert ack.seq == una + 1 and ack.ack == 1009 and c.state_name() == "FIN_WAIT2"
+
+
+def test_out_of_order_segments_are_queued_bounded_and_reassembled():
+    ns, c, una = _scapy_conn()
+    n = tcp.OOO_MAX
+    for i in range(n + 2, 0, -1):                  # n + 2 segments after a gap, last first
+        seg(ns, 1001 + 100 * i, una, "A", bytes([i]) * 100)
+        seg(ns, 1001 + 100 * i, una, "A", bytes([i]) * 100)      # and a duplicate
+    assert len(c.ooo) == n and c.ooo[0][0] == 1101   # only the n nearest the gap are kept
+    assert all(a.ack == 1001 for a in drain(ns))  # duplicate ACKs meanwhile
+    seg(ns, 1001, una, "A", b"\0" * 100)           # the gap is filled
+    assert drain(ns)[-1].ack == 1001 + 100 * (n + 1) and c.ooo is None
+    assert c.recv(4096) == b"".join(bytes([i]) * 100 for i in range(n + 1))
+    # a FIN that arrives out of order is taken with its segment
+    seg(ns, 1001 + 100 * (n + 2), una, "FA", b"z" * 50)
+    assert c.state_name() == "ESTABLISHED"
+    seg(ns, 1001 + 100 * (n + 1), una, "A", b"y" * 100)   # the one that was not kept
+    assert c.state_name() == "CLOSE_WAIT" and drain(ns)[-1].ack == 1001 + 100 * (n + 2) + 51
+    assert c.recv(4096) == b"y" * 100 + b"z" * 50 and c.recv() == b""
+
+
+def test_sack_blocks_describe_the_out_of_order_queue():
+    """With SACK permitted by the peer's SYN, our ACKs carry the out-of-order queue as SACK
+    blocks (adjacent segments merged, at most 3 blocks), so a SACK sender (gVisor) resends only
+    the holes; without it (above) no SACK option is sent."""
+    ns, c, una = _scapy_conn(opts=[("MSS", 1200), ("SAckOK", b"")])
+    for off in (200, 300, 600):
+        seg(ns, 1001 + off, una, "A", b"x" * 100)
+    ack = drain(ns)[-1]
+    assert ack.ack == 1001 and dict(ack.options)["SAck"] == (1201, 1401, 1601, 1701)
+    seg(ns, 1001, una, "A", b"x" * 200)
+    ack = drain(ns)[-1]
+    assert ack.ack == 1401 and dict(ack.options)["SAck"] == (1601, 1701)
+    seg(ns, 1401, una, "A", b"x" * 200)
+    ack = drain(ns)[-1]
+    assert ack.ack == 1701 and "SAck" not in dict(ack.options) and c.readable() == 700
+    # our own SYN offers SACK
+    ns.tcp_connect(B4, 81, 0)
+    assert "SAckOK" in dict(IP(bytes(ns.pop_out()))[TCP].options)
+
+
+def test_rtt_not_sampled_from_a_retransmitted_syn():
+    """Regression: the SYN's RTT sample used a start time of 0 and ignored Karn's rule, so a
+    connection whose first SYN was lost ran with an RTO of seconds (3.7 s stalls per loss
+    against gVisor through the lossy relay)."""
+    ns = Netstack([A4])
+    ns.set_filter(ALLOW_ALL)
+    c = ns.tcp_connect(B4, 80, 5000)
+    drain(ns)                                      # the first SYN is lost
+    ns.tick(5000 + tcp.RTO_INIT)
+    syn = drain(ns)
+    assert len(syn) == 1 and syn[0].flags == "S" and c.rto == 2 * tcp.RTO_INIT
+    sa = raw(IP(src=B4, dst=A4) / TCP(sport=80, dport=c.lport, seq=7000, ack=syn[0].seq + 1,
+                                      flags="SA", window=65535))
+    ns.input(sa, 0, len(sa), 5000 + tcp.RTO_INIT + 10)
+    assert c.established() and c.srtt == 0 and c.rto == 2 * tcp.RTO_INIT   # no sample
+    c.send(b"x" * 100)
+    drain(ns)
+    ack = raw(IP(src=B4, dst=A4) / TCP(sport=80, dport=c.lport, seq=7001, ack=syn[0].seq + 101,
+                                       flags="A", window=65535))
+    ns.input(ack, 0, len(ack), 5000 + tcp.RTO_INIT + 15)
+    assert c.srtt == 5 and c.rto == tcp.RTO_MIN

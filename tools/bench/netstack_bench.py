@@ -13,6 +13,8 @@ Measures:
   * end to end over WireGuard (our _tnwg engine + netstack in the firmware) against
     wireguard-go + gVisor netstack (tools/bench/netstack_gopeer): 1 MiB TCP upload and
     download, and gVisor's own 1 MiB echo through our node.
+Over a real tailnet (Headscale, DERP, tailscaled), node vs tailscaled<->tailscaled side by side:
+tools/bench/tcp_throughput.py.
 """
 import argparse
 import json

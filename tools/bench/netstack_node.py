@@ -11,6 +11,8 @@
 #   up <addr> <nbytes>        TCP to peer:81 (sink): send nbytes -> "OK up <n> <sha> <peer answer> <ms>"
 #   down <addr> <nbytes>      TCP to peer:82 (source): receive nbytes -> "OK down <n> <sha> <ms>"
 #   pump <ms>                 serve for a while;   stats;   quit
+# TN_TRACE=<file> in the environment logs every TCP segment in (<) and out (>) with the
+# time in ms (how the lossy-relay stalls in tests/host/test_netstack_interop.py were found).
 import sys
 import os
 import time
@@ -134,6 +136,48 @@ class Node:
             self.pump_once(2)
 
 
+def _seg_line(d, buf, off, n, now):
+    """One line for a TCP segment (trace); None for other packets."""
+    v = buf[off] >> 4
+    if v == 4:
+        if buf[off + 9] != 6:
+            return None
+        t = off + (buf[off] & 15) * 4
+    elif v == 6 and buf[off + 6] == 6:
+        t = off + 40
+    else:
+        return None
+    hl = (buf[t + 12] >> 4) * 4
+    u16 = lambda i: (buf[i] << 8) | buf[i + 1]
+    u32 = lambda i: (u16(i) << 16) | u16(i + 2)
+    f = buf[t + 13]
+    fl = "".join(c for c, b in (("S", 2), ("F", 1), ("R", 4), ("P", 8), (".", 16)) if f & b)
+    return "%d %s %d>%d %s seq=%d ack=%d wnd=%d len=%d\n" % (
+        now, d, u16(t), u16(t + 2), fl, u32(t + 4), u32(t + 8), u16(t + 14), off + n - t - hl)
+
+
+def trace(node, path):
+    """Log every TCP segment in ("<") and out (">") to path (TN_TRACE=path)."""
+    f = open(path, "w")
+    ns = node.ns
+    orig_in = ns.input
+    orig_out = ns.output
+
+    def t_in(buf, off, n, now=None):
+        s = _seg_line("<", buf, off, n, node.now())
+        if s:
+            f.write(s)
+        return orig_in(buf, off, n, now)
+
+    def t_out(pkt):
+        s = _seg_line(">", pkt, 0, len(pkt), node.now())
+        if s:
+            f.write(s)
+        return orig_out(pkt)
+    ns.input = t_in
+    ns.output = t_out
+
+
 def up(node, addr, n):
     ns = node.ns
     c = ns.tcp_connect(addr, 81, node.now())
@@ -186,6 +230,9 @@ def down(node, addr, n):
 def main():
     priv, port, peer_pub, peer_port = sys.argv[1:5]
     node = Node(unhex(priv), int(port), unhex(peer_pub), int(peer_port))
+    tp = os.getenv("TN_TRACE")
+    if tp:
+        trace(node, tp)
     print("READY", tohex(node.dev.pubkey()))
     poll = select.poll()
     poll.register(sys.stdin, select.POLLIN)
