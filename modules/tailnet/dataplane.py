@@ -29,6 +29,7 @@ from array import array
 from tailnet import crypto, ipaddr, magicsock_run
 from tailnet import netmap as _nm
 from tailnet import dataplane_reply as reply
+from tailnet.derp import CUT as _CUT
 
 TICK_MS = 100
 MAX_PEERS = 16
@@ -47,15 +48,52 @@ def allowed_of(rec):
 
 def in_prefix(addr, bits, pfx):
     """addr (bytes-like) inside prefix bytes pfx/bits (same family)?"""
-    if len(addr) != len(pfx):
+    return match(addr, 0, len(addr), bits, pfx)
+
+
+def match(buf, off, alen, bits, pfx):
+    """The alen-byte address at buf[off:] inside pfx/bits? (no slices: no allocation)"""
+    if alen != len(pfx):
         return False
-    full, rem = bits >> 3, bits & 7
-    if addr[:full] != pfx[:full]:
-        return False
+    full = bits >> 3
+    for i in range(full):
+        if buf[off + i] != pfx[i]:
+            return False
+    rem = bits & 7
     if rem:
         m = (0xFF << (8 - rem)) & 0xFF
-        return (addr[full] & m) == (pfx[full] & m)
+        return (buf[off + full] & m) == (pfx[full] & m)
     return True
+
+
+class Views:
+    """Exact-length memoryviews of one buffer and slice objects into it, made once per
+    length and kept (bounded): sockets and the engine get exact-size objects on the warm
+    path without a heap allocation per packet (MicroPython allocates a memoryview for
+    mv[:n] and a slice object for b[i:j] = x)."""
+
+    def __init__(self, buf, cap=48):
+        self.mv = memoryview(buf)
+        self.cap = cap
+        self.v = {}
+        self.s = {}
+
+    def view(self, n):
+        v = self.v.get(n)
+        if v is None:
+            v = self.mv[:n]
+            if len(self.v) < self.cap:
+                self.v[n] = v
+        return v
+
+    def cut(self, off, n):
+        """slice(off, off + n), off fixed per Views user."""
+        sl = self.s.get(n)
+        if sl is None:
+            sl = _CUT[off:off + n]
+            if len(self.s) < self.cap:
+                self.s[n] = sl
+        return sl
 
 
 class DataPlane:
@@ -76,6 +114,7 @@ class DataPlane:
         self.off = _tnwg.DATA_OFFSET
         self.rx = bytearray(BUFSIZE)
         self.tx = bytearray(BUFSIZE)
+        self.txv = Views(self.tx)
         self.res = array("i", [0, 0, 0])
         self.slot_of = {}     # node key -> slot
         self.key_of = {}      # slot -> node key
@@ -137,16 +176,25 @@ class DataPlane:
 
     def route(self, dst):
         """Destination address -> peer slot (longest matching AllowedIPs prefix) or None."""
+        return self.route_at(dst, 0, len(dst))
+
+    def route_at(self, buf, off, alen):
         best, best_bits = None, -1
-        for slot, pfxs in self.allowed.items():
-            for bits, pfx in pfxs:
-                if bits > best_bits and in_prefix(dst, bits, pfx):
+        al = self.allowed
+        for slot in al:
+            for bits, pfx in al[slot]:
+                if bits > best_bits and match(buf, off, alen, bits, pfx):
                     best, best_bits = slot, bits
         return best
 
-    def src_ok(self, slot, src):
-        for bits, pfx in self.allowed.get(slot, ()):
-            if in_prefix(src, bits, pfx):
+    def src_ok(self, slot, src, off=0, alen=None):
+        pf = self.allowed.get(slot)
+        if pf is None:
+            return False
+        if alen is None:
+            alen = len(src)
+        for bits, pfx in pf:
+            if match(src, off, alen, bits, pfx):
                 return True
         return False
 
@@ -219,11 +267,10 @@ class DataPlane:
     def _packet_in(self, slot, buf, off, n):
         if n == 0:
             return
-        mv = memoryview(buf)
         v = buf[off] >> 4
         alen = 4 if v == 4 else 16
         so = off + (12 if v == 4 else 8)
-        if (v != 4 and v != 6) or n < (20 if v == 4 else 40) or not self.src_ok(slot, mv[so:so + alen]):
+        if (v != 4 and v != 6) or n < (20 if v == 4 else 40) or not self.src_ok(slot, buf, so, alen):
             self.stats["drop_src"] += 1
             return
         self.stats["ip_in"] += 1
@@ -250,8 +297,10 @@ class DataPlane:
         if n == 0 or n + self.off + 16 > len(self.tx):
             return False
         v = pkt[0] >> 4
-        dst = pkt[16:20] if v == 4 else pkt[24:40]
-        slot = self.route(dst)
+        if v == 4:
+            slot = self.route_at(pkt, 16, 4) if n >= 20 else None
+        else:
+            slot = self.route_at(pkt, 24, 16) if n >= 40 else None
         if slot is None:
             self.stats["drop_route"] += 1
             return False
@@ -260,11 +309,12 @@ class DataPlane:
     def _output(self, slot, pkt):
         n = len(pkt)
         tx, res = self.tx, self.res
-        tx[self.off:self.off + n] = pkt
+        tx[self.txv.cut(self.off, n)] = pkt
         k = self.dev.output(slot, tx, n, _now(), res)
         if k == self._wg.DATAGRAM:
             self.stats["ip_out"] += 1
-            self._send_slot(slot, bytes(tx[:res[2]]))
+            # a view of tx: sent (or copied into magicsock's queue) before this returns
+            self._send_slot(slot, self.txv.view(res[2]))
             return True
         if k == self._wg.ERR_NO_SESSION:   # the engine starts a handshake; keep the packet
             self.pending[slot] = bytes(pkt)
@@ -286,7 +336,7 @@ class DataPlane:
     def _tick(self):
         tx, res = self.tx, self.res
         while self.dev.tick(tx, _now(), res) == self._wg.DATAGRAM:
-            self._send_slot(res[0], bytes(tx[:res[2]]))
+            self._send_slot(res[0], self.txv.view(res[2]))
         self._events()
         if self.ns is not None:
             self.ns.tick(_now())

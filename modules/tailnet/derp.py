@@ -193,8 +193,19 @@ def frame(t, payload=b""):
     return out
 
 
-def send_packet_into(out, dst, pkt):
-    """SendPacket frame written into `out`; returns its length (no allocation)."""
+class _Cut:  # MicroPython has no slice() constructor: _CUT[i:j] is slice(i, j)
+    def __getitem__(self, k):
+        return k
+
+
+CUT = _Cut()
+_KEY_SLICE = CUT[HEADER_LEN:HEADER_LEN + KEY_LEN]
+
+
+def send_packet_into(out, dst, pkt, psl=None):
+    """SendPacket frame written into `out`; returns its length. psl: a ready
+    slice(37, 37 + len(pkt)) -> no allocation at all (MicroPython builds a heap slice
+    object for every `a[i:j] = b` otherwise)."""
     n = len(pkt)
     if len(dst) != KEY_LEN or n > MAX_PACKET:
         raise ValueError("bad key or packet too large")
@@ -202,8 +213,8 @@ def send_packet_into(out, dst, pkt):
     if len(out) < total:
         raise ValueError("out too small")
     header(out, SEND_PACKET, KEY_LEN + n)
-    out[HEADER_LEN : HEADER_LEN + KEY_LEN] = dst
-    out[HEADER_LEN + KEY_LEN : total] = pkt
+    out[_KEY_SLICE] = dst
+    out[psl if psl is not None else CUT[HEADER_LEN + KEY_LEN:total]] = pkt
     return total
 
 

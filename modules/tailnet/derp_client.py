@@ -5,6 +5,14 @@
 # ServerKey -> ClientInfo -> ServerInfo, then a frame loop. Pings from the server are
 # answered with Pongs; a silent connection (no bytes for read_timeout) is torn down;
 # every failure closes the socket, resets the parser and retries with capped backoff.
+#
+# Liveness (a dead uplink fails nothing locally: TCP just retransmits with growing gaps,
+# so a 30 s outage would otherwise stall the old connection for ~25 s more after it ends):
+#  - idle: no frame for ping_after_ms (60 s, the server's KeepAlive period) -> DERP Ping;
+#  - busy: we wrote something and nothing came back for probe_ms (5 s) -> DERP Ping;
+#  - a Ping with no frame at all in ping_timeout_ms (5 s) means the connection is dead:
+#    torn down and dialled again (TCP connect bounded by connect_timeout_ms, 5 s), so a
+#    link that comes back is used again within a few seconds of the backoff (cap 5 s).
 
 try:
     import asyncio
@@ -53,6 +61,11 @@ def tls_context(insecure=False, cadata=None):
         pass
     import tls
 
+    # One context for all TLS connections (control and DERP): each holds its own
+    # entropy/DRBG/config state (40 KB of MicroPython heap with Debian's host mbedTLS).
+    key = (insecure, cadata)
+    if _tls_ctx[0] == key:
+        return _tls_ctx[1]
     ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
     if insecure:
         ctx.verify_mode = tls.CERT_NONE
@@ -60,7 +73,12 @@ def tls_context(insecure=False, cadata=None):
         ctx.verify_mode = tls.CERT_REQUIRED
         if cadata is not None:
             ctx.load_verify_locations(cadata)
+    _tls_ctx[0] = key
+    _tls_ctx[1] = ctx
     return ctx
+
+
+_tls_ctx = [None, None]
 
 
 try:
@@ -121,7 +139,8 @@ async def _close(w):
         return
     try:
         w.close()
-        await w.wait_closed()
+        # CPython waits for buffered data to drain: never on a dead link
+        await asyncio.wait_for(w.wait_closed(), 2)
     except Exception:
         pass
 
@@ -133,7 +152,8 @@ class DerpClient:
 
     def __init__(self, host, port, node_priv, node_pub=None, *, tls=False, insecure=False,
                  cadata=None, server_name=None, path="/derp", preferred=True, bufsize=4096, txsize=2048,
-                 read_timeout_ms=120000, ping_after_ms=60000, backoff_cap_ms=5000):
+                 read_timeout_ms=120000, ping_after_ms=60000, backoff_cap_ms=5000,
+                 probe_ms=5000, ping_timeout_ms=5000, connect_timeout_ms=5000):
         self.host = host
         self.port = port
         self.node_priv = bytes(node_priv)
@@ -147,11 +167,18 @@ class DerpClient:
         self.read_timeout_ms = read_timeout_ms
         self.ping_after_ms = ping_after_ms
         self.backoff_cap_ms = backoff_cap_ms
+        self.probe_ms = probe_ms
+        self.ping_timeout_ms = ping_timeout_ms
+        self.connect_timeout_ms = connect_timeout_ms
+        self._tx_at = None    # ticks of our last write
+        self._ping_at = None  # ticks of our oldest unanswered liveness ping
         self.parser = derp.FrameParser(bufsize)
         # bounded buffers: received packets larger than bufsize-37 are dropped and counted
         # (parser.stats["too_big"]); larger sends allocate a one-off frame
         self._tx = bytearray(txsize)
         self._txmv = memoryview(self._tx)
+        self._sls = {}        # packet length -> slice(37, 37 + n), bounded (send_now)
+        self._flushing = None
         self.on_packet = None
         self.on_peer_gone = None
         self.on_state = None
@@ -170,7 +197,8 @@ class DerpClient:
         self._lock = asyncio.Lock()  # 8-byte data -> ticks sent (our pings to the server)
         self.rtt_ms = None
         self.stats = {"connects": 0, "failures": 0, "rx_packets": 0, "tx_packets": 0,
-                      "tx_dropped": 0, "pings_answered": 0, "keepalives": 0}
+                      "tx_dropped": 0, "pings_answered": 0, "keepalives": 0, "probes": 0,
+                      "dead": 0}
         self.last_error = None
 
     # ---- public API -----------------------------------------------------------
@@ -212,14 +240,64 @@ class DerpClient:
             if w is not self._w:
                 self.stats["tx_dropped"] += 1
                 return False
-            if derp.HEADER_LEN + derp.KEY_LEN + len(pkt) <= len(self._tx):
-                n = derp.send_packet_into(self._tx, dst, pkt)
-                w.write(self._txmv[:n])
-            else:
-                w.write(derp.send_packet(dst, pkt))
-            await w.drain()
+            try:
+                if derp.HEADER_LEN + derp.KEY_LEN + len(pkt) <= len(self._tx):
+                    n = derp.send_packet_into(self._tx, dst, pkt, self._psl(len(pkt)))
+                    w.write(self._txmv[:n])
+                else:
+                    w.write(derp.send_packet(dst, pkt))
+                await w.drain()
+            except OSError:  # the connection broke under us: the session loop redials
+                self.stats["tx_dropped"] += 1
+                return False
+        self._tx_at = ticks_ms()
         self.stats["tx_packets"] += 1
         return True
+
+    def send_now(self, dst, pkt):
+        """SendPacket without waiting, for the warm data path (MicroPython): the frame is
+        built in the preallocated tx buffer and written straight to the non-blocking
+        socket; nothing is allocated unless the socket takes only part of it (the rest
+        is then kept in the stream's out_buf and drained by a task).
+        True: written, or dropped because not connected (counted). False: not now (a
+        send() is in progress, bytes are pending, the packet is larger than the buffer,
+        or CPython) - queue it and use send()."""
+        w = self._w
+        if w is None or self.state != CONNECTED:
+            self.stats["tx_dropped"] += 1
+            return True
+        n = len(pkt)
+        tot = n + 37  # HEADER_LEN + KEY_LEN
+        if _core is None or self._lock.locked() or w.out_buf or tot > len(self._tx):
+            return False
+        derp.send_packet_into(self._tx, dst, pkt, self._psl(n))
+        try:
+            r = w.s.write(self._tx, tot)
+        except OSError:
+            self.stats["tx_dropped"] += 1  # broken: the receive side tears it down
+            return True
+        if r is None or r < tot:  # would block: TLS wants these exact bytes again later
+            w.out_buf = bytes(self._txmv[r or 0:tot])
+            if self._flushing is None or self._flushing.done():
+                self._flushing = asyncio.create_task(self._drain(w))
+        self._tx_at = ticks_ms()
+        self.stats["tx_packets"] += 1
+        return True
+
+    async def _drain(self, w):
+        async with self._lock:
+            try:
+                await w.drain()
+            except Exception:
+                pass
+
+    def _psl(self, n):
+        sl = self._sls.get(n)
+        if sl is None:
+            sl = derp.CUT[37:37 + n]
+            if len(self._sls) < 48:
+                self._sls[n] = sl
+        return sl
 
     async def ping_server(self):
         """Send a DERP Ping frame to the server; the Pong sets rtt_ms."""
@@ -257,17 +335,20 @@ class DerpClient:
     async def _session(self):
         self._set_state(CONNECTING)
         self._kick = False
+        self._lock = asyncio.Lock()  # a writer stuck on the previous socket keeps the old one
         self.parser.reset()
         ssl = tls_context(self.insecure, self.cadata) if self.tls else None
         self._raw = None
+        cto = self.connect_timeout_ms / 1000
         if ssl is not None and _core is not None:
-            r, self._raw = await _open_tls(self.host, self.port, ssl, self.server_name)
+            r, self._raw = await asyncio.wait_for(
+                _open_tls(self.host, self.port, ssl, self.server_name), cto)
             w = r
-        elif ssl is not None:
-            r, w = await asyncio.open_connection(self.host, self.port, ssl=ssl,
-                                                 server_hostname=self.server_name)
+        elif ssl is not None:  # CPython: connect + TLS handshake
+            r, w = await asyncio.wait_for(asyncio.open_connection(
+                self.host, self.port, ssl=ssl, server_hostname=self.server_name), cto * 2)
         else:
-            r, w = await asyncio.open_connection(self.host, self.port)
+            r, w = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), cto)
         self._w = w
         self._r = r
         hostport = self.server_name
@@ -279,6 +360,7 @@ class DerpClient:
         await asyncio.wait_for(self._read_upgrade(r), 10)
         await asyncio.wait_for(self._login(r, w), 10)
         self._attempt = 0
+        self._tx_at = self._ping_at = None
         self.stats["connects"] += 1
         self._set_state(CONNECTED)
         if self.preferred:
@@ -288,11 +370,7 @@ class DerpClient:
         try:
             while not rx.done() and not self._kick:
                 await asyncio.sleep(0.25)
-                idle = ticks_diff(ticks_ms(), self._last_rx)
-                if idle > self.read_timeout_ms:
-                    raise OSError("derp: read timeout")
-                if idle > self.ping_after_ms and not self._pings:
-                    await self.ping_server()
+                await self._liveness()
         finally:
             if not rx.done():
                 rx.cancel()
@@ -304,6 +382,28 @@ class DerpClient:
                 err = e
         if err is not None:
             raise err
+
+    async def _liveness(self):
+        now = ticks_ms()
+        idle = ticks_diff(now, self._last_rx)
+        if idle > self.read_timeout_ms:
+            raise OSError("derp: read timeout")
+        pa = self._ping_at
+        if pa is not None:
+            if ticks_diff(self._last_rx, pa) >= 0:
+                self._ping_at = None  # something arrived after the ping: alive
+            elif ticks_diff(now, pa) > self.ping_timeout_ms:
+                self.stats["dead"] += 1
+                raise OSError("derp: no reply to ping in %d ms" % self.ping_timeout_ms)
+            return
+        tx = self._tx_at
+        busy = tx is not None and ticks_diff(tx, self._last_rx) > 0 and idle > self.probe_ms
+        if busy or idle > self.ping_after_ms:
+            if busy:
+                self.stats["probes"] += 1
+            self._ping_at = now
+            if not self._lock.locked():  # a stuck writer must not stall this check
+                await self.ping_server()
 
     async def _read_upgrade(self, r):
         line = await r.readline()
@@ -409,6 +509,7 @@ class DerpClient:
         self._r = None
         self._raw = None
         self._pings.clear()
+        self._tx_at = self._ping_at = None
         self._set_state(DISCONNECTED)
         await _close(w)
         self.parser.reset()

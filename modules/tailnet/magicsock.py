@@ -14,8 +14,9 @@
 
 try:
     from micropython import const
-    from time import ticks_add as _tadd, ticks_diff as _tdiff
+    from time import ticks_add as _tadd, ticks_diff as _tdiff, ticks_ms as _ticks_ms
 except ImportError:  # CPython
+    import time as _time
 
     def const(x):
         return x
@@ -26,6 +27,9 @@ except ImportError:  # CPython
     def _tadd(a, b):
         return a + b
 
+    def _ticks_ms():
+        return int(_time.monotonic() * 1000)
+
 
 HEARTBEAT = const(3000)
 TRUST_UDP = const(6500)
@@ -35,6 +39,7 @@ PING_TIMEOUT = const(5000)
 PING_INTERVAL = const(5000)
 MAX_ENDPOINTS = const(8)
 MAX_PENDING = const(16)
+CHECK_EVERY = const(1000)  # the send path looks for due pings at most this often
 
 _NEVER = None
 
@@ -58,6 +63,7 @@ class PeerPath:
         self.last_send = None
         self.last_full_ping = None
         self.derp_latency = None
+        self.check_at = 0  # next time the send path runs pings_due()
         self.stats = {"pings": 0, "pongs": 0, "timeouts": 0, "stray_pongs": 0, "switches": 0}
 
     # ---- endpoints -----------------------------------------------------------------
@@ -123,32 +129,41 @@ class PeerPath:
     def pings_due(self, now, txid_fn=None):
         """List of (txid, addr) pings to send now (addr None = ping over DERP is not
         produced here; the caller may ping via DERP itself). txid_fn() -> 12 bytes."""
+        return self._due(now, txid_fn) or []
+
+    def _due(self, now, txid_fn=None):
+        # pings_due() without allocating when nothing is due (returns the empty tuple)
         self.expire(now)
-        out = []
+        out = _NONE  # a list only when something is due (no allocation otherwise)
         if self._want_full_ping(now):
             self.last_full_ping = now
-            for a, st in self.eps.items():
+            for a in self.eps:
+                st = self.eps[a]
                 if _after(now, st[0], PING_INTERVAL):
-                    self._ping(a, st, now, out, txid_fn)
+                    out = self._ping(a, st, now, out, txid_fn)
         elif self.best is not None and self.active(now):
             st = self.eps.get(self.best)
             if st is not None and _after(now, st[0], HEARTBEAT):
-                self._ping(self.best, st, now, out, txid_fn)
+                out = self._ping(self.best, st, now, out, txid_fn)
         return out
 
     def _ping(self, addr, st, now, out, txid_fn):
         if len(self.pending) >= MAX_PENDING:
-            return
+            return out
         txid = txid_fn() if txid_fn else _txid()
         st[0] = now
         self.pending[txid] = (addr, now)
         self.stats["pings"] += 1
+        if out is _NONE:
+            out = []
         out.append((txid, addr))
+        return out
 
     def expire(self, now):
-        for txid in [t for t, v in self.pending.items() if _tdiff(now, v[1]) >= PING_TIMEOUT]:
-            del self.pending[txid]
-            self.stats["timeouts"] += 1
+        if self.pending:
+            for txid in [t for t, v in self.pending.items() if _tdiff(now, v[1]) >= PING_TIMEOUT]:
+                del self.pending[txid]
+                self.stats["timeouts"] += 1
         if self.best is not None and not self.trusted(now):
             st = self.eps.get(self.best)
             # the best path lost trust and its last pong is old: forget it (back to DERP)
@@ -190,6 +205,9 @@ class PeerPath:
         self.add_candidate(addr)
 
 
+_NONE = ()  # shared empty result of pings_due()
+
+
 def _txid():
     from tailnet import crypto
 
@@ -216,7 +234,7 @@ class Paths:
     def pings_due(self, now, txid_fn=None):
         out = []
         for k, p in self.peers.items():
-            for txid, addr in p.pings_due(now, txid_fn):
+            for txid, addr in p._due(now, txid_fn):
                 out.append((k, txid, addr))
         return out
 
@@ -248,6 +266,10 @@ class Conn:
         self.outbox = []
         self._derp_pings = {}  # txid -> (node key, sent at)
         self.notify = None  # called when the outbox gains an item (pump() sets it)
+        # immediate senders (pump() sets them): tx_udp(addr, payload) sends or drops;
+        # tx_derp(node, payload) -> False when it cannot send now (then: outbox)
+        self.tx_udp = None
+        self.tx_derp = None
         self.on_wg = None
         self.clock = clock
         self.stats = {"derp_in": 0, "udp_in": 0, "disco_in": 0, "wg_in": 0, "dropped": 0,
@@ -256,13 +278,7 @@ class Conn:
     def now(self):
         if self.clock is not None:
             return self.clock()
-        try:
-            from time import ticks_ms
-        except ImportError:  # CPython
-            import time
-
-            return int(time.monotonic() * 1000)
-        return ticks_ms()
+        return _ticks_ms()
 
     def set_peers(self, peers):
         """peers: iterable of (node_key, disco_key or None, endpoints [(ip 4|16 bytes, port)]),
@@ -283,10 +299,22 @@ class Conn:
         self.disco.set_peers(self.by_disco.keys())
 
     def _out(self, via, dst, payload):
+        """Send now when possible (warm path: no allocation, payload may be a transient
+        view); else queue a copy for pump()."""
+        if not self.outbox:
+            if via == VIA_UDP:
+                f = self.tx_udp
+                if f is not None:
+                    f(dst, payload)
+                    return
+            else:
+                f = self.tx_derp
+                if f is not None and f(dst, payload):
+                    return
         if len(self.outbox) >= MAX_OUTBOX:
             self.stats["outbox_full"] += 1
             return
-        self.outbox.append((via, dst, payload))
+        self.outbox.append((via, dst, bytes(payload)))
         if self.notify is not None:
             self.notify()
 
@@ -405,19 +433,30 @@ class Conn:
     # ---- output --------------------------------------------------------------------
 
     def send_wg(self, node, pkt):
-        """Route one WireGuard datagram to peer `node` (best path, else DERP)."""
-        p = self.paths.get(node)
+        """Route one WireGuard datagram to peer `node` (bytes; best path, else DERP).
+        Warm and with immediate senders set, nothing here allocates: the route is read
+        in place (PeerPath.route() semantics) and due pings are looked for when the
+        session wakes up and then at most every CHECK_EVERY ms."""
+        if not isinstance(node, bytes):
+            node = bytes(node)
+        p = self.paths.peers.get(node)
         if p is None:
-            self._out(VIA_DERP, bytes(node), pkt)
-            return
+            p = self.paths.get(node)
+            if p is None:
+                self._out(VIA_DERP, bytes(node), pkt)
+                return
         now = self.now()
-        udp, via_derp = p.route(now)
+        check = not p.active(now) or _tdiff(now, p.check_at) >= 0
+        p.last_send = now
+        udp = p.best
         if udp is not None:
             self._out(VIA_UDP, udp, pkt)
-        if via_derp:
-            self._out(VIA_DERP, bytes(node), pkt)
-        for txid, a in p.pings_due(now):
-            self._send_ping(node, txid, a)
+        if not p.trusted(now):  # like tailscaled: last UDP address and DERP both
+            self._out(VIA_DERP, node, pkt)
+        if check:
+            p.check_at = _tadd(now, CHECK_EVERY)
+            for txid, a in p._due(now):
+                self._send_ping(node, txid, a)
 
     def tick(self):
         """Call about once a second: heartbeats and re-probes."""
@@ -432,6 +471,9 @@ async def pump(conn, derp_client=None, udp_send=None):
 
     ev = asyncio.Event()
     conn.notify = ev.set
+    conn.tx_udp = udp_send
+    if derp_client is not None and hasattr(derp_client, "send_now"):
+        conn.tx_derp = derp_client.send_now
     while True:
         ev.clear()
         while conn.outbox:

@@ -174,3 +174,37 @@ def test_silent_server_is_pinged_then_dropped():
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["stats"]["connects"] >= 2 and "read timeout" in r["err"], r
     assert f.pings >= 2
+
+
+BUSY_SILENT = r"""
+import asyncio, json, os
+from tailnet import derp_client
+async def main():
+    c = derp_client.DerpClient('127.0.0.1', PORT, os.urandom(32), backoff_cap_ms=100,
+                               probe_ms=300, ping_timeout_ms=400)   # read_timeout/ping_after: 120/60 s
+    t = asyncio.create_task(c.run())
+    for i in range(40):
+        await c.send(bytes(32), b'\x04\x00\x00\x00' + bytes(28))   # traffic, never answered
+        await asyncio.sleep_ms(100)
+    c.stop()
+    await t
+    print(json.dumps({'stats': c.stats, 'err': c.last_error}))
+asyncio.run(main())
+"""
+
+
+def test_busy_connection_without_replies_is_declared_dead():
+    """We keep writing, the server keeps logged in but says nothing (a dead uplink looks
+    like this: TCP accepts writes into its buffer): after probe_ms of silence following
+    our writes the client pings; no frame within ping_timeout_ms -> teardown and redial,
+    long before the 120 s read timeout."""
+    f = Fake(silent=True)
+    env = dict(os.environ, MICROPYPATH=".frozen")
+    p = subprocess.run([MICROPYTHON, "-c", "PORT = %d\n" % f.port + BUSY_SILENT], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    s = r["stats"]
+    assert s["connects"] >= 2 and s["dead"] >= 1 and s["probes"] >= 1, r
+    assert "no reply to ping" in r["err"], r
+    assert f.pings >= 1  # the server saw our liveness pings

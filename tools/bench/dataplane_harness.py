@@ -15,17 +15,20 @@ MICROPYTHON = os.path.join(os.environ.get("TAILNET_BUILD", os.path.join(REPO, "b
 NODE_SCRIPT = os.path.join(REPO, "tools", "bench", "dataplane_node.py")
 
 
-def start_node(net, tmp, udp_port=None, hostname="mpnode", netstack=False, attach=False):
+def start_node(net, tmp, udp_port=None, hostname="mpnode", netstack=False, attach=False, wrap=()):
+    """wrap: a command prefix run inside the namespace before the firmware (e.g. setpriv
+    to run the node under its own uid; tmp must then be writable by that uid)."""
     ca = os.path.join(tmp, "ca.der")
     with open(ca, "wb") as f, open(net.ca_der, "rb") as src:
         f.write(src.read())
+    os.chmod(ca, 0o644)
     cfg = {"authkey": net.authkey(), "url": net.control_url, "hostname": hostname,
            "state": os.path.join(tmp, "mp.state"), "ca": ca, "run": 240,
            "stopfile": os.path.join(tmp, "stop"), "udp_port": udp_port, "netstack": netstack, "attach": attach,
            "cmdfile": os.path.join(tmp, "cmds")}
     code = "CFG = %r\nexec(open(%r).read())" % (cfg, NODE_SCRIPT)
     env = dict(os.environ, MICROPYPATH=os.environ.get("DP_MICROPYPATH", ".frozen"))
-    p = subprocess.Popen(net.exec_prefix + [MICROPYTHON, "-c", code], stdout=subprocess.PIPE,
+    p = subprocess.Popen(net.exec_prefix + list(wrap) + [MICROPYTHON, "-c", code], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=env)
     q = queue.Queue()
     lines = []
@@ -94,3 +97,12 @@ def udp_echo(q, lines, cfg, ip, port, count, size):
     return int(f[1]), int(f[2]), [int(x) for x in f[3:]]
 
 
+
+
+def udp_until(q, lines, cfg, ip, port, timeout_s):
+    """Node sends a netstack UDP datagram every 500 ms until one echo comes back; returns the
+    ms from the command being read to the first echo, or None after timeout_s."""
+    with open(cfg["cmdfile"], "a") as f:
+        f.write("udpup %s %d %d\n" % (ip, port, timeout_s))
+    f = wait_line(q, lines, "UDPUP", timeout_s + 30).split()
+    return None if f[1] == "-" else int(f[1])

@@ -9,6 +9,8 @@
 #   udp <ip> <port> <count> <size>  -> UDP datagrams through the netstack, one at a time,
 #                                      each waiting (3 s max) for its echo; prints
 #                                      "UDPECHO <got> <count> <rtt ms list>"
+#   udpup <ip> <port> <timeout s>   -> one datagram every 500 ms until an echo arrives;
+#                                      prints "UDPUP <ms to first echo>" (or "UDPUP -")
 import asyncio
 import json
 import os
@@ -62,6 +64,8 @@ async def main():
             f = line.split()
             if f and f[0] == "udp" and ns is not None:
                 await udp_echo(dp, ns, f[1], int(f[2]), int(f[3]), int(f[4]))
+            elif f and f[0] == "udpup" and ns is not None:
+                await udp_up(dp, ns, f[1], int(f[2]), int(f[3]))
         done = len(cmds)
     st = {"dp": dp.stats, "ns": ns.stats() if ns else None, "wg": dp.dev.stats(), "conn": dp.transport.conn.stats,
           "derp": dp.transport.derp.stats}
@@ -96,6 +100,28 @@ async def udp_echo(dp, ns, ip, port, count, size):
             await asyncio.sleep_ms(1)
     s.close()
     print("UDPECHO", got, count, " ".join(str(x) for x in rtts))
+
+
+async def udp_up(dp, ns, ip, port, secs):
+    import time
+    s = ns.udp()
+    t0 = time.ticks_ms()
+    last = None
+    i = 0
+    res = "-"
+    while time.ticks_diff(time.ticks_ms(), t0) < secs * 1000:
+        if last is None or time.ticks_diff(time.ticks_ms(), last) >= 500:
+            last = time.ticks_ms()
+            s.sendto(("up%06d" % i).encode(), ip, port)
+            i += 1
+            dp.flush()
+        r = s.recvfrom()
+        if r is not None and r[0].startswith(b"up"):
+            res = str(time.ticks_diff(time.ticks_ms(), t0))
+            break
+        await asyncio.sleep_ms(5)
+    s.close()
+    print("UDPUP", res)
 
 
 asyncio.run(main())
