@@ -118,9 +118,12 @@ class Peer:
 
 
 class Testnet:
-    def __init__(self, peers=0, derp_only=False, keep=False, log=None):
+    def __init__(self, peers=0, derp_only=False, keep=False, log=None, policy=None):
+        """policy: an ACL policy (dict) -> Headscale keeps it in its database and
+        set_policy() replaces it live; None: no policy (everything allowed)."""
         self.n_peers = peers
         self.derp_only = derp_only
+        self.policy = policy
         self.keep = keep or os.environ.get("TAILNET_TESTNET_KEEP") == "1"
         self.log = log or (lambda msg: print("testnet: " + msg, file=sys.stderr))
         self.netns = None
@@ -263,7 +266,7 @@ class Testnet:
             "database": {"type": "sqlite", "sqlite": {"path": os.path.join(hs, "db.sqlite"),
                                                       "write_ahead_log": True}},
             "log": {"level": "info"},
-            "policy": {"mode": "file", "path": ""},
+            "policy": {"mode": "database"} if self.policy is not None else {"mode": "file", "path": ""},
             "dns": {"magic_dns": True, "base_domain": "tailnet.test", "override_local_dns": False,
                     "nameservers": {"global": [], "split": {}}, "search_domains": [],
                     "extra_records": []},
@@ -287,6 +290,16 @@ class Testnet:
         self.user_id = users["id"] if isinstance(users, dict) else None
         if self.user_id is None:
             self.user_id = [u for u in self.headscale("users", "list") if u["name"] == "tailnet"][0]["id"]
+        if self.policy is not None:
+            self.set_policy(self.policy)
+
+    def set_policy(self, policy):
+        """Replace the ACL policy (dict, Headscale's HuJSON schema) live; Headscale pushes
+        the new packet filters to every node. Needs Testnet(policy=...)."""
+        with open(self.policy_path, "w") as f:
+            json.dump(policy, f, indent=1)
+        self.headscale("policy", "set", "-f", self.policy_path, json_out=False)
+        self.policy = policy
 
     def headscale(self, *args, json_out=True, check=True, timeout=60):
         """Run the headscale CLI; parsed JSON by default."""
@@ -314,10 +327,16 @@ class Testnet:
         return self.headscale("nodes", "list") or []
 
     # ---- tailscaled peers ----------------------------------------------------------
-    def add_peer(self, name, ephemeral=False, authkey=None):
+    def add_peer(self, name, ephemeral=False, authkey=None, socks5=False):
+        """socks5: also serve SOCKS5 (CONNECT and UDP ASSOCIATE) into the tailnet on
+        127.0.0.1:peer.socks5 (a userspace tailscaled has no other UDP client)."""
         d = os.path.join(self.state_dir, name)
         os.makedirs(d)
         sock = os.path.join(d, "tailscaled.sock")
+        socks = []
+        if socks5:
+            socks5 = self.port()
+            socks = ["--socks5-server=127.0.0.1:%d" % socks5]
         env = {"SSL_CERT_FILE": self.ca_pem, "TS_ASSUME_NETWORK_UP_FOR_TEST": "1",
                "TS_NO_LOGS_NO_SUPPORT": "true", "TS_DISABLE_PORTMAPPER": "1",
                "TS_LOGS_DIR": d, "HOME": d}
@@ -326,8 +345,9 @@ class Testnet:
         proc = self.spawn(name, [os.path.join(GOBIN, "tailscaled"), "--tun=userspace-networking",
                                  "--statedir=" + d, "--state=" + os.path.join(d, "tailscaled.state"),
                                  "--socket=" + sock, "--port=%d" % self.port(socket.SOCK_DGRAM),
-                                 "--no-logs-no-support"], env=env)
+                                 "--no-logs-no-support"] + socks, env=env)
         peer = Peer(self, name, proc, sock)
+        peer.socks5 = socks5 or None
         deadline = time.time() + 30
         while not os.path.exists(sock):
             if proc.poll() is not None or time.time() > deadline:

@@ -101,6 +101,7 @@ class Filter:
         self.rules = []
         self.addrs = []                  # our own addresses (bytes, 4 or 16)
         self.accepted = self.denied = self.not_ours = self.out_dropped = 0
+        self.denied_tcp = self.denied_udp = 0    # SYNs / datagrams no rule allowed
         self.gen = 0                     # bumped on every rule change
         # reverse-flow table: our outbound UDP (src ip, dst ip, sport, dport)
         self._n = flows
@@ -168,13 +169,20 @@ class Filter:
                 return False
             if (buf[p.l4 + 13] & 0x12) != 0x02:   # not a pure SYN
                 return True
-            return self._rule_match(p, ip.P_TCP, ip.u16(buf, p.l4 + 2), False)
+            if self._rule_match(p, ip.P_TCP, ip.u16(buf, p.l4 + 2), False):
+                return True
+            self.denied_tcp += 1
+            return False
         if proto == ip.P_UDP or proto == 132:
             if p.l4len < 8:
                 return False
             if self._flow_find(p) >= 0:
                 return True
-            return self._rule_match(p, proto, ip.u16(buf, p.l4 + 2), False)
+            if self._rule_match(p, proto, ip.u16(buf, p.l4 + 2), False):
+                return True
+            if proto == ip.P_UDP:
+                self.denied_udp += 1
+            return False
         return self._rule_match(p, proto, -1, True)
 
     # ---- outbound

@@ -170,6 +170,19 @@ def test_netstack_counts_denied_and_live_update():
     assert synack[TCP].flags == "SA" and lst.pending() == 1
 
 
+def test_denied_counted_per_protocol():
+    ns = Netstack([ME4])
+    ns.set_filter([rule(["*"], "*", 80, 80)])
+    for pkt in (syn("100.64.0.2", 81), syn("100.64.0.2", 81, flags="A"),     # non-SYN: passes
+                IP(src="100.64.0.2", dst=ME4) / UDP(sport=5, dport=81),
+                IP(src="100.64.0.2", dst=ME4) / UDP(sport=5, dport=80),
+                IP(src="100.64.0.2", dst="100.64.0.9") / UDP(sport=5, dport=80)):  # not ours
+        b = raw(pkt)
+        ns.input(b, 0, len(b), 0)
+    st = ns.stats()
+    assert (st["rx_denied_tcp"], st["rx_denied_udp"], st["rx_not_ours"], st["rx_denied"]) == (1, 1, 1, 3), st
+
+
 FW_CODE = r"""
 from tailnet.netstack import Netstack
 import tailnet.ip as ip
