@@ -24,6 +24,8 @@ CA_FILE = getenv("TAILNET_CA")           # DER certificate of a private control 
 PING = getenv("TAILNET_PING", "")        # peer name(s) to ping once up, e.g. "peer1"
 RUN_SECONDS = int(getenv("TAILNET_RUN_SECONDS", "0"))   # 0: serve forever
 VERBOSE = int(getenv("TAILNET_VERBOSE", "0"))          # 1: state changes, 2: details
+HEAP_REPORT = int(getenv("TAILNET_HEAP_REPORT", "0"))  # 1: print heap use (stages, peak)
+MAX_PEERS = int(getenv("TAILNET_MAX_PEERS", "8"))      # WireGuard peer slots, 944 B each
 PORT = 80
 
 
@@ -45,15 +47,53 @@ async def handle(reader, writer):
     writer.close()
     await writer.wait_closed()
     print("http: %s %s -> 200 (%s)" % (peer[0], request.decode().strip(), name))
+    heap_stage("served")
+
+
+peak = [0, 0]                             # gc.mem_alloc() high water: sampled, after collect
+
+
+async def heap_sampler():
+    # every 10 ms the heap in use (includes garbage not yet collected, so it approaches
+    # the -X heapsize cap); every 200 ms after gc.collect() (live objects only)
+    import gc
+    k = 0
+    while True:
+        peak[0] = max(peak[0], gc.mem_alloc())
+        k += 1
+        if k % 20 == 0:
+            gc.collect()
+            peak[1] = max(peak[1], gc.mem_alloc())
+        await asyncio.sleep(0.01)
+
+
+def heap_report():
+    import gc
+    print("heap: peak %d B, peak live %d B, heap size %d B" % (
+        peak[0], peak[1], gc.mem_alloc() + gc.mem_free()))
+
+
+def heap_stage(name):
+    if HEAP_REPORT:
+        import gc
+        gc.collect()
+        peak[1] = max(peak[1], gc.mem_alloc())
+        print("heap: %s: live %d B" % (name, gc.mem_alloc()))
 
 
 async def main():
+    if HEAP_REPORT:
+        asyncio.create_task(heap_sampler())
+    heap_stage("start")
+    sockets.configure(max_peers=MAX_PEERS)
     cadata = open(CA_FILE, "rb").read() if CA_FILE else None
     node = await tailnet.up_async(AUTHKEY, CONTROL_URL, HOSTNAME, STATE, timeout=60,
                                   verbose=VERBOSE, cadata=cadata)
     addrs = [a.split("/")[0] for a in node.netmap.addresses()]
     print("up: %s is %s" % (HOSTNAME, " ".join(addrs)))
+    heap_stage("up")
     server = await sockets.start_server(handle, PORT)
+    heap_stage("serving")
     print("serving http://%s:%d/" % (addrs[0], PORT))
     for name in PING.split():
         rtts = []
@@ -69,6 +109,7 @@ async def main():
                                                        ", ".join(str(t) for t in rtts)))
         else:
             print("ping: %s: no answer" % name)
+    heap_stage("pinged")
     waited = 0
     while not RUN_SECONDS or waited < RUN_SECONDS:
         await asyncio.sleep(1)
@@ -78,4 +119,10 @@ async def main():
     print("stopped")
 
 
-asyncio.run(main())
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:                 # Ctrl-C (how tools/demo.py stops the node)
+    print("interrupted")
+finally:
+    if HEAP_REPORT:
+        heap_report()

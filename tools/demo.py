@@ -8,6 +8,7 @@ node came up, the page was fetched through the tailnet and the ping was answered
 """
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -51,11 +52,13 @@ def fetch(net, peer, ip, port=80, tries=5):
 
 
 class Node:
-    def __init__(self, net, env):
-        self.p = subprocess.Popen(net.exec_prefix + [MICROPYTHON, NODE_SCRIPT], env=env,
+    def __init__(self, net, env, heapsize=None, firmware=MICROPYTHON):
+        cap = ["-X", "heapsize=" + heapsize] if heapsize else []
+        self.p = subprocess.Popen(net.exec_prefix + [firmware] + cap + [NODE_SCRIPT], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.q = queue.Queue()
         self.lines = []
+        self.pump_done = threading.Event()
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self):
@@ -65,6 +68,7 @@ class Node:
             print("   node| " + line, flush=True)
             self.q.put(line)
         self.q.put(None)
+        self.pump_done.set()
 
     def wait(self, prefix, timeout):
         end = time.time() + timeout
@@ -80,6 +84,12 @@ class Node:
         return None
 
     def stop(self):
+        if self.p.poll() is None:             # Ctrl-C first: the node reports and exits
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
         if self.p.poll() is None:
             self.p.terminate()
             try:
@@ -89,7 +99,10 @@ class Node:
                 self.p.wait()
 
 
-def main():
+def run(heapsize=None, heap_report=False, firmware=MICROPYTHON):
+    """The demo; returns ({step: ok}, the node's output lines). heapsize caps the node's
+    MicroPython heap (-X heapsize=...); heap_report makes it print its heap use (after each
+    step and the peak); firmware: the MicroPython binary (e.g. build/host32/micropython)."""
     ok = {"up": False, "fetch": False, "ping": False}
     say("starting a local tailnet: Headscale (control + DERP + STUN) and one real tailscaled peer")
     t0 = time.time()
@@ -101,8 +114,9 @@ def main():
         env = dict(os.environ, TAILNET_AUTHKEY=net.authkey(reusable=True),
                    TAILNET_CONTROL_URL=net.control_url, TAILNET_CA=net.ca_der,
                    TAILNET_HOSTNAME="mpy-demo", TAILNET_PING=peer.name, TAILNET_RUN_SECONDS="120",
-                   TAILNET_STATE=os.path.join(net.state_dir, "node.state"), MICROPYPATH=".frozen")
-        node = Node(net, env)
+                   TAILNET_STATE=os.path.join(net.state_dir, "node.state"), MICROPYPATH=".frozen",
+                   TAILNET_HEAP_REPORT="1" if heap_report else "0")
+        node = Node(net, env, heapsize, firmware)
         try:
             line = node.wait("serving http://", 90)
             if line:
@@ -132,14 +146,26 @@ def main():
                 say("the node did not come up; its output is above")
         finally:
             node.stop()
+            node.pump_done.wait(10)
         say("headscale lists these nodes:")
         for n in net.nodes():
             print("   %-10s %s" % (n.get("given_name") or n.get("name"), ", ".join(n.get("ip_addresses", []))))
-    good = all(ok.values())
     say("demo %s (%s); the tailnet is torn down" % (
-        "succeeded" if good else "FAILED", ", ".join("%s %s" % (k, "ok" if v else "FAILED") for k, v in ok.items())))
-    return 0 if good else 1
+        "succeeded" if all(ok.values()) else "FAILED",
+        ", ".join("%s %s" % (k, "ok" if v else "FAILED") for k, v in ok.items())))
+    return ok, node.lines
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heapsize", help="cap the node's MicroPython heap, e.g. 96K (-X heapsize=)")
+    ap.add_argument("--heap-report", action="store_true", help="the node prints its heap use")
+    ap.add_argument("--firmware", default=MICROPYTHON, help="MicroPython binary (default %(default)s)")
+    a = ap.parse_args(argv)
+    ok, _ = run(a.heapsize, a.heap_report, a.firmware)
+    return 0 if all(ok.values()) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

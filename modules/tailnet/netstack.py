@@ -23,7 +23,8 @@ class Netstack:
         self.filter.set_rules(None)
         self.set_addresses(addrs)
         self.bufsize = bufsize
-        self._pool = [bytearray(bufsize) for _ in range(npool)]
+        self._pool = []           # UDP receive buffers, made by the first udp() socket
+        self._npool = npool
         self.rxbuf = bytearray(bufsize)
         self._p = ip.Pkt()
         self._po = ip.Pkt()
@@ -173,6 +174,9 @@ class Netstack:
             raise OSError(errno.EADDRINUSE)
         s = net_udp.UdpSocket(self, port, qmax)
         self._udp[port] = s
+        while self._npool:
+            self._pool.append(bytearray(self.bufsize))
+            self._npool -= 1
         return s
 
     def _unbind_udp(self, s):
@@ -204,6 +208,7 @@ class Netstack:
         f = self.filter
         return {"rx": self.rx, "rx_bad": self.rx_bad, "rx_frag": self.rx_frag,
                 "rx_denied": self.rx_denied, "rx_not_ours": f.not_ours,
+                "rx_denied_tcp": f.denied_tcp, "rx_denied_udp": f.denied_udp,
                 "rx_noport": self.rx_noport, "rx_csum": self.rx_csum, "tx": self.tx,
                 "tx_drop": self.tx_drop, "tx_not_ours": f.out_dropped,
                 "icmp_echo": self.icmp_echo, "tsmp": self.tsmp,

@@ -56,9 +56,14 @@ async def _sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
 
-def configure(udp_port=None, bind="0.0.0.0", local_ips=(), cadata=None, max_tcp=4, **ns_kw):
-    """Options for the data plane and netstack started by the first socket call."""
+def configure(udp_port=None, bind="0.0.0.0", local_ips=(), cadata=None, max_tcp=4, max_peers=None,
+              **ns_kw):
+    """Options for the data plane and netstack started by the first socket call.
+    max_peers: WireGuard peer slots (944 B each, default dataplane.MAX_PEERS); peers of the
+    netmap beyond that many stay unreachable."""
     _opts["dp"] = {"udp_port": udp_port, "bind": bind, "local_ips": local_ips}
+    if max_peers is not None:
+        _opts["dp"]["max_peers"] = max_peers
     if cadata is not None:
         _opts["dp"]["cadata"] = cadata
     ns_kw["max_tcp"] = max_tcp
