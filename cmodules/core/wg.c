@@ -35,6 +35,42 @@ void wg_device_wipe(wg_device *d) {
     tn_wipe(d, sizeof(*d));
 }
 
+// A new static key (node-key rotation): everything derived from the old one
+// is recomputed or wiped. Peers stay in their slots; their sessions, handshake
+// in flight, cookies and timers are wiped (the keys were bound to our old
+// static key), ss is re-derived, and the last TAI64N accepted from each peer
+// is kept (it belongs to the peer's key, which did not change). The next
+// wg_output to a peer returns WG_ERR_NO_SESSION and starts a new handshake.
+int wg_device_set_key(wg_device *d, const uint8_t static_priv[32]) {
+    int dropped = 0;
+    memcpy(d->static_priv, static_priv, 32);
+    tn_x25519_base(d->static_pub, static_priv);
+    wg_cookie_keys(d->mac1_key, d->cookie_key, d->static_pub);
+    wg_noise_responder_h(d->hs_resp_h, d->static_pub);
+    tn_wipe(d->cookie_secret, 32);
+    d->has_cookie_secret = 0;
+    d->event_cursor = 0;
+    for (int i = 0; i < d->capacity; i++) {
+        wg_peer *p = &d->peers[i];
+        if (!p->in_use) {
+            continue;
+        }
+        uint8_t pub[32], ts[WG_TAI64N_SIZE]; // public values: no wipe needed
+        memcpy(pub, p->remote_static, 32);
+        memcpy(ts, p->last_timestamp, WG_TAI64N_SIZE);
+        tn_wipe(p, sizeof(*p)); // keypairs, ss, handshake state, cookie
+        memcpy(p->remote_static, pub, 32);
+        memcpy(p->last_timestamp, ts, WG_TAI64N_SIZE);
+        if (tn_x25519(p->ss, d->static_priv, pub) != 0) {
+            tn_wipe(p, sizeof(*p)); // low-order peer key: slot freed
+            dropped++;
+            continue;
+        }
+        p->in_use = 1;
+    }
+    return dropped;
+}
+
 int wg_peer_find(const wg_device *d, const uint8_t pub[32]) {
     for (int i = 0; i < d->capacity; i++) {
         if (d->peers[i].in_use && memcmp(d->peers[i].remote_static, pub, 32) == 0) {

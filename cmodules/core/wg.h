@@ -178,6 +178,11 @@ int wg_device_init(wg_device *d, const uint8_t static_priv[32], wg_peer *peers,
 // Wipe every secret in the device and its peers.
 void wg_device_wipe(wg_device *d);
 
+// Replace our static private key (node-key rotation): peers are kept (same
+// slots), their sessions wiped and ss re-derived; traffic needs new handshakes.
+// Returns the number of peers dropped (low-order keys; normally 0).
+int wg_device_set_key(wg_device *d, const uint8_t static_priv[32]);
+
 // Add a peer by public key: returns its slot, or WG_ERR_PEER (table full, or
 // a key whose DH with ours is all-zero). Adding a present key returns its slot.
 int wg_peer_add(wg_device *d, const uint8_t pub[32]);

@@ -285,6 +285,13 @@ static mp_obj_t tnwg_pubkey(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(tnwg_pubkey_obj, tnwg_pubkey);
 
+// set_key(priv) -> peers dropped: node-key rotation (sessions wiped, peers kept)
+static mp_obj_t tnwg_set_key(mp_obj_t self_in, mp_obj_t priv) {
+    tnwg_device_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return MP_OBJ_NEW_SMALL_INT(wg_device_set_key(&self->dev, get_key32(priv)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(tnwg_set_key_obj, tnwg_set_key);
+
 static mp_obj_t tnwg_wipe(mp_obj_t self_in) {
     tnwg_device_obj_t *self = MP_OBJ_TO_PTR(self_in);
     wg_device_wipe(&self->dev); // capacity 0 afterwards: every later call finds no peer
@@ -310,6 +317,7 @@ static const mp_rom_map_elem_t tnwg_device_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_tai64n_floor), MP_ROM_PTR(&tnwg_set_tai64n_floor_obj) },
     { MP_ROM_QSTR(MP_QSTR_pubkey), MP_ROM_PTR(&tnwg_pubkey_obj) },
     { MP_ROM_QSTR(MP_QSTR_wipe), MP_ROM_PTR(&tnwg_wipe_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_key), MP_ROM_PTR(&tnwg_set_key_obj) },
 };
 static MP_DEFINE_CONST_DICT(tnwg_device_locals, tnwg_device_locals_table);
 

@@ -7,6 +7,8 @@
 up() blocks until the node is Running and returns; the node keeps running in the
 asyncio loop (use asyncio or tailnet.run_forever()). In async code use
 `await tailnet.up_async(...)`. States: NoState, NeedsLogin, Starting, Running, Stopped.
+Without an authkey the node prints a login URL (also in status()) and waits until it
+is approved; an expired node key is replaced (re-registered with the authkey if any).
 """
 __version__ = "0.1.0"
 
@@ -77,7 +79,8 @@ async def up_async(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None,
         if t is None or t.done():
             raise OSError("tailnet stopped: %s" % (n.error or n.state))
         if timeout is not None and waited >= timeout * 10:
-            raise OSError("tailnet: not Running after %s s (%s)" % (timeout, n.error or n.state))
+            why = ("log in at " + n.auth_url) if n.auth_url else (n.error or n.state)
+            raise OSError("tailnet: not Running after %s s (%s: %s)" % (timeout, n.state, why))
         await aio.sleep(0.1)
         waited += 1
     return n

@@ -104,6 +104,7 @@ class DataPlane:
         self.node = node
         self.transport = magicsock_run.DataPlane(node, udp_port=udp_port, bind=bind, cadata=cadata,
                                                  local_ips=local_ips)
+        self._key = node.node     # the node key the engine and DERP use (see _key_check)
         self.dev = _tnwg.Device(node.node.secret(), max_peers, crypto.random, _now())
         try:
             import time
@@ -148,8 +149,44 @@ class DataPlane:
         await self.transport.stop()
 
     # ---- peers ---------------------------------------------------------------------
+    def _key_check(self):
+        """Node-key rotation (node.py replaces node.node, re-registers, then gets a netmap):
+        the engine takes the new static key (sessions wiped, peers kept), DERP redials with
+        it; peers see the new key in their netmaps and handshake again. Same DataPlane
+        object, so the netstack and open sockets/listeners keep working."""
+        k = self.node.node
+        if k is self._key:
+            return
+        self._key = k
+        priv = k.secret()
+        now = _now()
+        live = [s for s in self.key_of if self.dev.can_send(s, now)]
+        self.dev.set_key(priv)
+        self.pending.clear()
+        self.transport.rekey(priv, k.public().raw)
+        self.stats["rekeys"] = self.stats.get("rekeys", 0) + 1
+        self.node.log("data plane: node key rotated; sessions reset, DERP redialled", 1)
+        d = self.transport.derp
+        if live and d is not None:
+            asyncio.create_task(self._rehandshake(live, d, d.stats["connects"]))
+
+    async def _rehandshake(self, slots, d, connects):
+        # peers we were talking to: handshake on the new key as soon as DERP is back (their
+        # own initiations may have hit the DERP server while we were away: lost, 5 s retry)
+        for _ in range(150):
+            if d.stats["connects"] > connects and d.state == 2:   # CONNECTED, new key
+                break
+            await asyncio.sleep(0.1)
+        else:
+            return
+        for s in slots:
+            if s in self.key_of:
+                self.dev.initiate(s, _now())
+        self._tick()
+
     def sync(self, nm):
         """Netmap -> engine peers (added, removed, AllowedIPs refreshed)."""
+        self._key_check()
         if nm.self_node is not None:
             self.my = [a for _, a in _nm.rec_addresses(nm.self_node)]
         seen = {}

@@ -79,6 +79,13 @@ class DataPlane:
         n.set_preferred_derp(self.region)
         return self
 
+    def rekey(self, node_priv, node_pub):
+        """A new node key: disco pings carry it, DERP authenticates with it (redialled)."""
+        if self.conn is not None:
+            self.conn.node_pub = bytes(node_pub)
+        if self.derp is not None:
+            self.derp.set_key(node_priv, node_pub)
+
     def _on_wg(self, node, addr, pkt):
         if self.on_wg is not None:
             self.on_wg(node, addr, pkt)

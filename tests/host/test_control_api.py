@@ -47,3 +47,23 @@ def test_up_wrong_scheme_is_clear():
     p = mpy_in([], "import tailnet\ntailnet.up(control_url='ftp://x', hostname='a', state_path=None, timeout=5)",
                check=False)
     assert "control URL must start with http" in p.stdout + p.stderr
+
+
+def test_key_expiry_detection():
+    """Our key counts as expired on control's Expired flag (no clock needed) or when
+    KeyExpiry has passed on a clock that is set; an unset board clock is not trusted."""
+    import json
+    import _control_util  # noqa: F401
+    from tailnet import netmap
+    from tailnet.node import key_expired
+    unset, now = (2000, 1, 1, 0, 0, 0), (2026, 11, 28, 3, 5, 11)
+    assert not key_expired(None, now) and not key_expired("2099-01-01T00:00:00Z", now)
+    assert key_expired("2026-11-28T03:05:10.726692303Z", now)
+    assert not key_expired("2026-11-28T03:05:12Z", now) and not key_expired("2026-11-28T03:05:10Z", unset)
+    msg = {"Node": {"ID": 1, "Key": "nodekey:" + "11" * 32, "Addresses": ["100.64.0.1/32"],
+                    "KeyExpiry": "2099-01-01T00:00:00Z", "Expired": True}}
+    b = json.dumps(msg).encode()
+    m = netmap.NetMap()
+    for d in netmap.Stream().feed(len(b).to_bytes(4, "little") + b):
+        m.apply(d)
+    assert key_expired(netmap.unpack(m.self_node)[netmap.EXPIRY], unset)

@@ -215,3 +215,43 @@ print(send((W - 1000 + 179000) % W))    # 179 s old: still fine
 print(send((W - 1000 + 180000) % W))    # 180 s: REJECT_AFTER_TIME
 """)
     assert out.stdout.split() == ["2", "2", "nosession"]
+
+
+def test_set_key_rotates_static_key(micropython):
+    """Node-key rotation: set_key wipes the sessions bound to the old static key, keeps the
+    peer slots, and a new handshake with a peer that knows the new key works; a peer still
+    holding the old key can no longer complete one (mac1 is keyed on our public key)."""
+    out = run_mpy(PRELUDE + """
+handshake(a, sa, b)
+p = ip(40)
+buf[16:16 + len(p)] = p
+assert a.output(sa, buf, len(p), now(), res) == _tnwg.DATAGRAM
+old_pub = a.pubkey()
+e = a.event(res)
+while e:
+    e = a.event(res)
+assert a.set_key(os.urandom(32)) == 0
+assert a.pubkey() != old_pub and a.find_peer(b.pubkey()) == sa
+buf[16:16 + len(p)] = p
+assert a.output(sa, buf, len(p), now(), res) == _tnwg.ERR_NO_SESSION
+assert a.peer_info(sa)['current_index'] is None
+# b still has our old key: its initiation is dropped (mac1 of the old key)
+b.initiate(sb, now())
+assert b.tick(buf, now(), res) == _tnwg.DATAGRAM
+assert xfer(a, res[2]) == _tnwg.NONE and a.stats()['drop_mac1'] == 1
+# b learns the new key (netmap): both directions handshake again
+b.remove_peer(sb)
+sb = b.add_peer(a.pubkey())
+T[0] += 6000
+handshake(a, sa, b)
+buf[16:16 + len(p)] = p
+assert a.output(sa, buf, len(p), now(), res) == _tnwg.DATAGRAM
+assert xfer(b, res[2]) == _tnwg.PACKET and bytes(buf[16:16 + len(p)]) == p
+buf[16:16 + len(p)] = p
+assert b.output(sb, buf, len(p), now(), res) == _tnwg.DATAGRAM
+assert xfer(a, res[2]) == _tnwg.PACKET and res[0] == sa
+T[0] += 6000
+handshake(b, sb, a)
+print("OK", a.stats()['handshakes'])
+""")
+    assert out.stdout.split() == ["OK", "3"], out.stdout
