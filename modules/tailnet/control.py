@@ -36,7 +36,7 @@ CAPVER = 133
 IPN_VERSION = "1.96.0-tailnet"
 EARLY_MAGIC = b"\xff\xff\xffTS"
 MAX_EARLY = 65536        # the early payload is a ~100-byte JSON; refuse anything huge
-SLICE = 512
+SLICE = 256            # plaintext passed on per step: the largest transient copies (h2, JSON) stay ~300 B
 MAX_BODY = 65536         # non-streaming response bodies we keep
 LOGOUT_EXPIRY = "1970-01-01T00:02:03Z"   # time.Unix(123, 0): "log out" (tailscaled)
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -86,14 +86,8 @@ def _tls_context(cadata=None):
             return ctx
     except ImportError:
         pass
-    import tls
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    if cadata is not None:
-        ctx.verify_mode = tls.CERT_REQUIRED
-        ctx.load_verify_locations(cadata)
-    else:
-        ctx.verify_mode = tls.CERT_NONE
-    return ctx
+    from tailnet.derp_client import tls_context   # MicroPython: shared with DERP
+    return tls_context(cadata is None, cadata)
 
 
 async def _open(url, cadata=None):

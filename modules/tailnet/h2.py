@@ -144,7 +144,7 @@ class Connection:
             if self._dleft:
                 k = min(self._dleft, len(buf))
                 self._dleft -= k
-                self._data_part(bytes(buf[:k]), ev)
+                self._data_part(bytes(memoryview(buf)[:k]), ev)   # one copy, not two
                 buf[:k] = b""
                 continue
             if len(buf) < 9:

@@ -173,6 +173,8 @@ class NodeHandler:
             r[ONLINE] = v if isinstance(v, bool) else None
         elif key == "KeyExpiry":
             r[EXPIRY] = v if isinstance(v, str) and not v.startswith("0001-") else None
+        elif key == "Expired" and v is True:
+            r[EXPIRY] = "1970-01-01T00:00:00Z"   # control says so: expired without a clock
         elif key == "Name" and isinstance(v, str):
             r[NAME] = v[:253]
 
@@ -219,62 +221,122 @@ def _eps(l):
     return ipaddr.pack_endpoints(out)
 
 
+NBUCKET = 64
+
+
 class PeerTable:
-    """ID -> packed record, as 16 small dicts: no single large table to grow, which
-    matters on a fragmented heap (a 200-peer dict needs one 3.5 KiB block to rehash)."""
+    """ID -> packed record. The records live back to back in 64 bytearrays (bucket
+    ID & 63), each as u16 length + record: no per-record object header, dict slot or
+    allocation rounding (about 40 B per peer less than a dict of bytes), and no single
+    large block to grow. Lookups walk one bucket; values() and [] return bytes copies."""
 
     def __init__(self):
-        self._b = [{} for _ in range(16)]
+        self._b = [None] * NBUCKET
+        self._n = 0
 
-    def _d(self, i):
-        return self._b[i & 15]
+    def _find(self, i):
+        # -> (bucket or None, offset of the record's length prefix or -1, record length)
+        b = self._b[i & (NBUCKET - 1)]
+        if b is None:
+            return None, -1, 0
+        idb = (i & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
+        last = idb[7]
+        off = 0
+        end = len(b)
+        while off < end:
+            n = (b[off] << 8) | b[off + 1]
+            if b[off + 9] == last and b[off + 2:off + 10] == idb:
+                return b, off, n
+            off += 2 + n
+        return b, -1, 0
 
     def __setitem__(self, i, r):
-        self._b[i & 15][i] = r
+        b, off, n = self._find(i)
+        if off >= 0:
+            if n == len(r):
+                b[off + 2:off + 2 + n] = r
+                return
+            b[off:off + 2 + n] = b""
+            self._n -= 1
+        if b is None:
+            b = self._b[i & (NBUCKET - 1)] = bytearray()
+        b.extend(_u16(len(r)))
+        b.extend(r)
+        self._n += 1
 
     def __getitem__(self, i):
-        return self._b[i & 15][i]
+        b, off, n = self._find(i) if isinstance(i, int) else (None, -1, 0)
+        if off < 0:
+            raise KeyError(i)
+        return bytes(memoryview(b)[off + 2:off + 2 + n])
 
     def __contains__(self, i):
-        return isinstance(i, int) and i in self._b[i & 15]
+        return isinstance(i, int) and self._find(i)[1] >= 0
 
     def get(self, i, default=None):
-        return self._b[i & 15].get(i, default) if isinstance(i, int) else default
+        try:
+            return self[i]
+        except KeyError:
+            return default
 
     def pop(self, i, default=None):
-        return self._b[i & 15].pop(i, default) if isinstance(i, int) else default
+        if not isinstance(i, int):
+            return default
+        b, off, n = self._find(i)
+        if off < 0:
+            return default
+        r = bytes(memoryview(b)[off + 2:off + 2 + n])
+        b[off:off + 2 + n] = b""
+        self._n -= 1
+        return r
 
     def __len__(self):
-        return sum(len(d) for d in self._b)
+        return self._n
+
+    def _walk(self, what):
+        for b in self._b:
+            if b is None:
+                continue
+            off = 0
+            while off < len(b):
+                n = (b[off] << 8) | b[off + 1]
+                if what:
+                    r = bytes(memoryview(b)[off + 2:off + 2 + n])
+                    yield (rec_id(r), r) if what == 2 else r
+                else:
+                    yield rec_id(b[off + 2:off + 10])
+                off += 2 + n
 
     def keys(self):
-        for d in self._b:
-            for k in d:
-                yield k
+        return self._walk(0)
 
     __iter__ = keys
 
     def values(self):
-        for d in self._b:
-            for v in d.values():
-                yield v
+        return self._walk(1)
 
     def items(self):
-        for d in self._b:
-            for kv in d.items():
-                yield kv
+        return self._walk(2)
 
 
 class _NodeList:
-    """A JSON array of nodes, streamed into a dict ID -> packed record, or a list."""
+    """A JSON array of nodes, streamed into a PeerTable (ID -> packed record) or a list.
+    full: the complete peer list (MapResponse.Peers); when it goes into a table that
+    already holds peers (updated in place: no second table on the heap), the peers it
+    does not name are removed at its end."""
 
-    def __init__(self, out):
+    def __init__(self, out, full=False, on_empty=None):
         self.out = out
         self.n = 0
+        self.on_empty = on_empty
+        self.seen = set() if full and isinstance(out, PeerTable) and len(out) else None
 
     def _add(self, r):
         if isinstance(self.out, PeerTable):
-            self.out[rec_id(r)] = r
+            i = rec_id(r)
+            self.out[i] = r
+            if self.seen is not None:
+                self.seen.add(i)
         else:
             self.out.append(r)
 
@@ -291,16 +353,23 @@ class _NodeList:
         return NodeHandler(self._add)
 
     def done(self):
-        pass
+        if self.seen is not None and self.n:
+            for i in [i for i in self.out if i not in self.seen]:
+                self.out.pop(i)
+        self.seen = None
+        if not self.n and self.on_empty is not None:
+            self.on_empty()
 
 
 class _DnsBuild(js.Build):
     """DNSConfig, except that "Routes" entries with an empty resolver list (the ~70 reverse
-    zones MagicDNS answers itself) are kept as one tuple of names, not a dict of lists."""
+    zones MagicDNS answers itself) are kept as "LocalRoutes": {parent zone: "label label .."}
+    ("64.100.in-addr.arpa." -> {"100.in-addr.arpa.": "64 .."}): a few small strings, not
+    one 1.3 KiB block (hard to find on a fragmented small heap) nor a dict of lists."""
 
     def __init__(self, budget, on_done):
         js.Build.__init__(self, True, budget, on_done)
-        self.local = []
+        self.local = {}
 
     def enter(self, key, is_obj):
         if key == "Routes" and is_obj:
@@ -309,7 +378,10 @@ class _DnsBuild(js.Build):
 
     def done(self):
         if self.local:
-            self.v["LocalRoutes"] = " ".join(self.local)
+            loc = self.local
+            for k in loc:
+                loc[k] = " ".join(loc[k])
+            self.v["LocalRoutes"] = loc
         self.on_done(self.v)
 
 
@@ -332,7 +404,11 @@ class _Routes:
             self.routes[key] = l
         else:
             self.dns.budget.take(len(key) >> 4)
-            self.dns.local.append(key)
+            lab, _, parent = key.partition(".")
+            g = self.dns.local.get(parent)
+            if g is None:
+                g = self.dns.local[parent] = []
+            g.append(lab)
 
     def done(self):
         pass
@@ -341,12 +417,16 @@ class _Routes:
 class MsgHandler:
     """Top-level handler for one MapResponse document."""
 
-    def __init__(self):
+    def __init__(self, peers=None):
         # the parsed message (a "delta"); None means absent / unchanged
+        self._table = peers      # a full Peers list is merged into this table if given
         self.keepalive = False
         self.node = self.derpmap = self.peers = self.changed = self.removed = None
         self.patches = self.online = self.filter = self.filters = self.dns = self.domain = None
         self.budget = None
+
+    def _no_peers(self):
+        self.peers = None        # "Peers": [] is not a full list (tailcfg): deltas apply
 
     def _set(self, name):
         return lambda v: setattr(self, name, v)
@@ -370,8 +450,8 @@ class MsgHandler:
         if key == "Node" and is_obj:
             return NodeHandler(self._set("node"))
         if key == "Peers" and not is_obj:
-            d.peers = PeerTable()
-            return _NodeList(d.peers)
+            d.peers = self._table if self._table is not None else PeerTable()
+            return _NodeList(d.peers, True, self._no_peers)
         if key == "PeersChanged" and not is_obj:
             d.changed = []
             return _NodeList(d.changed)
@@ -540,7 +620,10 @@ class Stream:
     """Splits a map response body (uint32 LITTLE-endian length + JSON, repeated) and
     parses each message incrementally. feed(chunk) -> list of Deltas completed."""
 
-    def __init__(self, max_token=4096, max_message=MAX_MESSAGE):
+    def __init__(self, max_token=4096, max_message=MAX_MESSAGE, into=None):
+        # into: the NetMap these messages will be applied to; a full peer list is then
+        # merged into its table while it is parsed (one table on the heap, not two)
+        self._into = into
         self._p = js.Parser(None, max_token)
         self._h = None
         self._hdr = b""
@@ -567,7 +650,8 @@ class Stream:
                 if size == 0:
                     raise NetmapError("empty map message")
                 self._left = size
-                self._h = MsgHandler()
+                t = self._into.peers if self._into is not None else None
+                self._h = MsgHandler(t if isinstance(t, PeerTable) else None)
                 self._p.reset(self._h)
             take = min(self._left, n - i)
             self._p.feed(chunk if take == n else bytes(mv[i:i + take]))

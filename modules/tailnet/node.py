@@ -61,6 +61,7 @@ class Node:
         self.error = None            # last error text
         self.login_error = None      # LoginError that ended run()
         self.auth_url = None
+        self._exp = None             # our KeyExpiry (text) from the last netmap
         self.preferred_derp = 0
         self.endpoints = ()
         self.endpoint_types = ()
@@ -206,13 +207,22 @@ class Node:
 
     async def _login(self, c):
         registered = bool(self._state_data.get("registered"))
-        r = await self._register(c, None if registered else self.authkey)
+        url = self.auth_url     # a login still pending (reconnected): keep waiting on it
+        r = await self._register(c, None if registered or url else self.authkey, followup=url)
         if r.get("NodeKeyExpired"):
+            # like tailscaled: a new node key (OldNodeKey = the expired one); control keeps
+            # the node (same ID, addresses). The auth key if it is still valid, else the AuthURL.
             self.log("node key expired; rotating", 1)
             old = self.node.public()
             self.node = keys.node_private()
             self.save_identity()
-            r = await self._register(c, self.authkey, old=old)
+            try:
+                r = await self._register(c, self.authkey, old=old)
+            except LoginError as e:
+                if not self.authkey:
+                    raise
+                self.log("%s; interactive login" % e)
+                r = await self._register(c, old=old)
         # A node deleted at control comes back here with an AuthURL: NeedsLogin (we do not
         # silently re-register with the auth key, which would create a new node).
         while r.get("AuthURL"):
@@ -223,7 +233,7 @@ class Node:
         if not r.get("MachineAuthorized"):
             self._set_state(NEEDS_LOGIN)
             raise LoginError("node is not authorized by control (needs approval)")
-        self.auth_url = None
+        self.auth_url = self._exp = None
         u = r.get("User")
         self.user = u.get("DisplayName") or u.get("LoginName") if isinstance(u, dict) else None
         if not registered:
@@ -248,7 +258,7 @@ class Node:
         raise ControlError("map: HTTP %d %s" % (st, txt))
 
     async def _stream_map(self, c):
-        ms = netmap.Stream()
+        ms = netmap.Stream(into=self.netmap)
         self._last_msg = ticks_ms()
 
         def sink(chunk):
@@ -271,6 +281,7 @@ class Node:
 
     def _on_netmap(self, c):
         nm = self.netmap
+        self._check_expiry(True)
         if nm.self_node is not None and self.state != RUNNING and nm.complete:
             self.log("addresses " + " ".join(nm.addresses()), 1)
             self._set_state(RUNNING)
@@ -293,10 +304,25 @@ class Node:
                 # the deleted node's stream open and silent)
                 poke = ticks_ms()
                 asyncio.create_task(self._lite_update(c))
+            try:
+                self._check_expiry()
+            except ControlError as e:
+                c._fail(e)
+                return
             if ticks_diff(ticks_ms(), self._last_msg) > WATCHDOG_MS:
                 self.log("no map message for 120 s; reconnecting")
                 await c.close()
                 return
+
+    def _check_expiry(self, fresh=False):
+        # Our key expired (control's Expired flag, or KeyExpiry passed on a set clock):
+        # NeedsLogin, end the session; the next login rotates the node key.
+        if fresh:
+            n = self.netmap.self_node
+            self._exp = netmap.unpack(n)[netmap.EXPIRY] if n is not None else None
+        if key_expired(self._exp):
+            self._set_state(NEEDS_LOGIN)
+            raise ControlError("node key expired")
 
     # ---- updates pushed by the data plane
     def set_preferred_derp(self, region):
@@ -358,6 +384,19 @@ class Node:
         self.save_identity()
         self.netmap = netmap.NetMap()
         self._set_state(NEEDS_LOGIN)
+
+
+def key_expired(exp, now=None):
+    """exp: KeyExpiry text (RFC 3339 UTC, compared as text) or None. The epoch marks
+    control's Expired flag; a clock before 2024 (never set) is not trusted."""
+    if not exp:
+        return False
+    if exp < "2000":
+        return True
+    if now is None:
+        import time
+        now = time.gmtime()
+    return now[0] >= 2024 and "%04d-%02d-%02dT%02d:%02d:%02d" % tuple(now[:6]) >= exp[:19]
 
 
 def _unhex(s):

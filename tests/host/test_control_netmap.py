@@ -116,3 +116,57 @@ def test_int64_node_ids():
     assert nm.describe(m.peers[-7268600197772179145])["ID"] == -7268600197772179145
     with pytest.raises(nm.NetmapError):
         run([{"Peers": [node(2**63, **a)]}])
+
+
+@settings(max_examples=20, derandomize=True, deadline=None)
+@given(st.integers(1, 400))
+def test_full_map_in_place(cut):
+    table_ids = []
+    second = {"Peers": [node(3, Name="renamed-longer.tailnet.test."), node(4), node(70)]}
+    third = {"Peers": [], "PeersChanged": [node(5)], "PeersRemoved": [70]}
+    m = nm.NetMap()
+    s = nm.Stream(into=m)
+    data = b"".join(frame(x) for x in (FIRST, second, third))
+    for i in range(0, len(data), cut):
+        for d in s.feed(data[i:i + cut]):
+            m.apply(d)
+            table_ids.append(id(m.peers))
+    assert len(set(table_ids)) == 1          # one table, updated in place
+    assert sorted(m.peers) == [3, 4, 5] and len(m.peers) == 3
+    assert nm.describe(m.peers[3])["Name"] == "renamed-longer.tailnet.test."
+    assert 2 not in m.peers and m.peers.get(70) is None and m.peers.pop(70) is None
+    assert sorted(i for i, _ in m.peers.items()) == [3, 4, 5]
+    assert [nm.rec_id(r) for r in m.peers.values()] == sorted(m.peers, key=lambda i: i & 63)
+
+
+def _rec(i, name):
+    out = []
+    h = nm.NodeHandler(out.append)
+    for k, v in (("ID", i), ("Key", K((i & 0xFFFF) + 1)), ("Name", name)):
+        h.val(k, v)
+    h.done()
+    return out[0]
+
+
+def test_peer_table_buckets():
+    # records back to back in 64 buckets (ID & 63), keyed by the ID inside the record
+    t = nm.PeerTable()
+    recs = {i: _rec(i, "p%d" % i) for i in list(range(1, 300)) + [-5, 2**62]}
+    for i, r in recs.items():
+        t[i] = r
+    assert len(t) == 301 and t[2**62] == recs[2**62] and t[-5] == recs[-5]
+    assert t.pop(64) == recs[64] and 64 not in t and len(t) == 300 and t[128] == recs[128]
+    for name in ("a-much-longer-name-than-before", "p128", "x"):   # replaced: other and same length
+        t[128] = _rec(128, name)
+        assert nm.describe(t[128])["Name"] == name and t[192] == recs[192] and len(t) == 300
+    assert sorted(t) == sorted(i for i in recs if i != 64)
+    with pytest.raises(KeyError):
+        t[64]
+
+
+def test_local_routes_grouped():
+    dns = {"Routes": {"64.100.in-addr.arpa.": [], "65.100.in-addr.arpa.": [], "0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa.": [],
+                      "corp.example.": [{"Addr": "10.0.0.1"}]}, "Domains": ["tailnet.test"]}
+    m = run([{"Node": node(1), "DNSConfig": dns}])
+    assert m.dns["LocalRoutes"] == {"100.in-addr.arpa.": "64 65", "e.1.a.c.5.1.1.a.7.d.f.ip6.arpa.": "0"}
+    assert m.dns["Routes"] == {"corp.example.": [{"Addr": "10.0.0.1"}]}

@@ -4,7 +4,7 @@ real tailscaled joining the same Headscale in the same run, and the heap used du
 join versus the number of peers in the netmap (fake nodes registered by this script
 through our own control client on CPython).
 
-    python3 tools/bench/control_join.py [--peers 10,100,500] [--heap 512K]
+    python3 tools/bench/control_join.py [--peers 10,100,500] [--heap 512K] [--fw32] [--search]
 
 Prints one line per peer count: firmware join time, tailscaled join time, live heap after
 the join (gc.collect + gc.mem_alloc), peak live heap (gc.collect + gc.mem_alloc every
@@ -29,7 +29,7 @@ FRONT = os.path.join(REPO, "tests", "host", "control", "tls_front.py")
 FAKES = os.path.join(REPO, "tests", "host", "control", "fakes.py")
 
 
-def run_node(net, tmp, url, heap, name):
+def run_node(net, tmp, url, heap, name, binary=MICROPYTHON):
     cfg = {"url": url, "hostname": name, "state": os.path.join(tmp, name + ".state"),
            "authkey": net.authkey(), "run": 2, "verbose": 0, "timeout": 120}
     path = os.path.join(tmp, name + ".json")
@@ -40,7 +40,7 @@ def run_node(net, tmp, url, heap, name):
         subprocess.run([os.path.join(BUILD, "host", "mpy-cross"), "-o", mpy, RUNNER], check=True)
     env = dict(os.environ, MICROPYPATH=".frozen", TN_CFG=path)
     t0 = time.time()
-    p = subprocess.run(net.exec_prefix + [MICROPYTHON, "-X", "heapsize=" + heap, "-c",
+    p = subprocess.run(net.exec_prefix + [binary, "-X", "heapsize=" + heap, "-c",
                        "import sys\nsys.path.append(%r)\nimport run_node" % tmp],
                        capture_output=True, text=True, env=env, timeout=300)
     out = {}
@@ -59,7 +59,9 @@ def main():
     ap.add_argument("--peers", default="10,100,500")
     ap.add_argument("--heap", default="512K")
     ap.add_argument("--search", action="store_true", help="also find the smallest heap (16K steps) that joins")
+    ap.add_argument("--fw32", action="store_true", help="the 32-bit host build (boards' object sizes)")
     a = ap.parse_args()
+    fw = os.path.join(BUILD, "host32", "micropython") if a.fw32 else MICROPYTHON
     counts = [int(x) for x in a.peers.split(",")]
     tmp = tempfile.mkdtemp(prefix="tailnet-bench-")
     with Testnet(peers=0) as net:
@@ -76,7 +78,7 @@ def main():
             if sub.returncode:
                 raise SystemExit(sub.stderr)
             have = n
-            r = run_node(net, tmp, plain, a.heap, "bench%d" % n)
+            r = run_node(net, tmp, plain, a.heap, "bench%d" % n, fw)
             t0 = time.time()
             net.add_peer("ts%d" % n)
             ts = time.time() - t0
@@ -84,7 +86,7 @@ def main():
             if a.search:
                 h = 48
                 while h <= 1024:
-                    if "JOINED" in run_node(net, tmp, plain, "%dK" % h, "probe%d_%d" % (n, h)):
+                    if "JOINED" in run_node(net, tmp, plain, "%dK" % h, "probe%d_%d" % (n, h), fw):
                         minheap = "%dK" % h
                         break
                     h += 16

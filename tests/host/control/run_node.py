@@ -56,12 +56,19 @@ async def main():
     print("BASE", _alloc())
     asyncio.create_task(sampler())
     t0 = time.time()
+    if cfg.get("watch"):    # login progress: state callbacks, WAIT lines, status() printout
+        tailnet.on_state(lambda s: print("CB", s))
+        asyncio.create_task(watch())
     try:
         await tailnet.up_async(cfg.get("authkey"), cfg["url"], cfg["hostname"], cfg["state"],
                                ephemeral=cfg.get("ephemeral", False), timeout=cfg.get("timeout", 60),
                                verbose=cfg.get("verbose", 1), cadata=ca)
     except Exception as e:
         print("ERROR", type(e).__name__, e)
+        if cfg.get("watch"):
+            t1 = time.time()
+            await tailnet.down_async()
+            print("DOWN %s %.1f" % (tailnet.current().state, time.time() - t1))
         print("PEAK", peak[0])
         return
     print("JOINED %.1f" % (time.time() - t0))
@@ -81,6 +88,19 @@ async def main():
     gc.collect()
     print("PEAK", peak[0])
     print("PEAKLIVE", peak_live[0])
+
+
+async def watch():
+    shown = None
+    while True:
+        await asyncio.sleep(cfg.get("interval", 1))
+        n = tailnet.current()
+        if n is None or n.state == "Running":
+            continue
+        print("WAIT", json.dumps({"state": n.state, "auth_url": n.auth_url, "error": n.error}))
+        if n.auth_url != shown:
+            shown = n.auth_url
+            tailnet.status()
 
 
 def _exists(p):
