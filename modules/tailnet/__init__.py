@@ -48,8 +48,13 @@ def on_state(cb):
 
 
 def start(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None, state_path="tailnet.state",
-          tags=None, ephemeral=False, verbose=1, cadata=None):
-    """Create the node and start it as an asyncio task (call from async code)."""
+          tags=None, ephemeral=False, verbose=1, cadata=None, tls_pin=None):
+    """Create the node and start it as an asyncio task (call from async code).
+    TLS to control: cadata = CA certificate (DER) to verify against; tls_pin =
+    "sha256/<hex or base64>" (or 32 bytes) of the server certificate (DER), checked
+    instead of a CA (also on DERP when its host is the control host); a mismatch stops
+    the node (state Stopped) and up() raises PinError. Neither: TLS is not verified
+    (Noise authenticates control)."""
     global _node
     from tailnet.node import Node
     if _node is not None and _node._task is not None:
@@ -58,7 +63,7 @@ def start(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None, state_pa
         import sys
         hostname = "micropython-" + sys.platform
     _node = Node(control_url, hostname, state_path, authkey, tags, ephemeral,
-                 cadata=cadata, verbose=verbose)
+                 cadata=cadata, verbose=verbose, tls_pin=tls_pin)
     for cb in _pending_cbs:
         _node.on_state(cb)
     _node.start()
@@ -67,10 +72,10 @@ def start(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None, state_pa
 
 async def up_async(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None,
                    state_path="tailnet.state", tags=None, ephemeral=False, timeout=None,
-                   verbose=1, cadata=None):
+                   verbose=1, cadata=None, tls_pin=None):
     """Start the node and wait until it is Running. Raises on login errors or timeout."""
     aio = _asyncio()
-    n = start(authkey, control_url, hostname, state_path, tags, ephemeral, verbose, cadata)
+    n = start(authkey, control_url, hostname, state_path, tags, ephemeral, verbose, cadata, tls_pin)
     waited = 0
     while n.state != "Running":
         if n.login_error is not None:
@@ -87,10 +92,10 @@ async def up_async(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None,
 
 
 def up(authkey=None, control_url=DEFAULT_CONTROL_URL, hostname=None, state_path="tailnet.state",
-       tags=None, ephemeral=False, timeout=None, verbose=1, cadata=None):
+       tags=None, ephemeral=False, timeout=None, verbose=1, cadata=None, tls_pin=None):
     """Blocking: log in and return once Running (the node keeps running under asyncio)."""
     return _run(up_async(authkey, control_url, hostname, state_path, tags, ephemeral,
-                         timeout, verbose, cadata))
+                         timeout, verbose, cadata, tls_pin))
 
 
 def run_forever():

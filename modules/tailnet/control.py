@@ -5,7 +5,8 @@ try:
     import asyncio
 except ImportError:
     import uasyncio as asyncio
-from binascii import b2a_base64, unhexlify
+import hashlib
+from binascii import a2b_base64, b2a_base64, hexlify, unhexlify
 
 from tailnet import h2, noise
 from tailnet.keys import parse_hex, MKEY, NODEKEY, zero_text
@@ -48,6 +49,37 @@ class ControlError(Exception):
 
 class LoginError(Exception):
     """Control refused the login (bad/expired key...): do not retry blindly."""
+
+
+class PinError(LoginError):
+    """The server's TLS certificate does not match tls_pin: configuration error (or an
+    interception); the node stops instead of retrying."""
+
+
+def parse_pin(p):
+    """tls_pin: None, 32 bytes, or 'sha256/<hex or base64>' (SHA-256 of the certificate DER)."""
+    if p is None:
+        return None
+    if isinstance(p, str):
+        p = p[7:] if p.startswith("sha256/") else p
+        try:
+            p = unhexlify(p) if len(p) == 64 else a2b_base64(p)
+        except Exception:
+            p = b""
+    if len(p) != 32:
+        raise ValueError("tls_pin: want sha256/<hex or base64> of the server certificate (DER)")
+    return bytes(p)
+
+
+def check_pin(w, pin, what="control"):
+    """Raise PinError unless sha256(peer certificate DER) of stream w == pin."""
+    s = w.s if hasattr(w, "s") else w.get_extra_info("ssl_object")  # MicroPython / CPython
+    f = getattr(s, "getpeercert", None)
+    der = f(True) if f is not None else None
+    got = hashlib.sha256(der).digest() if der else None
+    if got != pin:
+        raise PinError("TLS certificate of %s does not match tls_pin: expected sha256/%s, got %s" % (
+            what, hexlify(pin).decode(), ("sha256/" + hexlify(got).decode()) if got else "no certificate"))
 
 
 def parse_url(url):
@@ -151,8 +183,8 @@ async def _read_into(r, mv, n):
         got += k
 
 
-async def fetch_server_key(url, capver=CAPVER, cadata=None, timeout=15):
-    """GET /key?v=<capver> -> the 32-byte Noise public key of control."""
+async def fetch_server_key(url, capver=CAPVER, cadata=None, timeout=15, pin=None):
+    """GET /key?v=<capver> -> the 32-byte Noise public key of control (pin: see check_pin)."""
     tls, host, port = parse_url(url)
     r, w = await asyncio.wait_for(_open(url, cadata), timeout)
     try:
@@ -160,6 +192,8 @@ async def fetch_server_key(url, capver=CAPVER, cadata=None, timeout=15):
         w.write(req.encode())
         await w.drain()
         status, hdrs = await asyncio.wait_for(_read_head(r), timeout)
+        if pin:
+            check_pin(w, pin)
         n = int(hdrs.get("content-length", "-1"))
         body = await asyncio.wait_for(_read_body(r, n, 4096), timeout)
     finally:
@@ -210,7 +244,7 @@ def _hostport(host, port, tls):
 class Conn:
     """One ts2021 connection: Noise transport + HTTP/2, driven by a reader task."""
 
-    def __init__(self, url, machine_priv, server_pub, capver=CAPVER, cadata=None, rbuf=None):
+    def __init__(self, url, machine_priv, server_pub, capver=CAPVER, cadata=None, rbuf=None, pin=None):
         self.url = url
         # one 4 KiB record buffer, ideally allocated once per node (fragmentation)
         self._rbuf = rbuf if rbuf is not None else bytearray(noise.MAX_RECORD)
@@ -220,6 +254,7 @@ class Conn:
         self._spub = server_pub
         self.capver = capver
         self.cadata = cadata
+        self.pin = pin
         self.h2 = h2.Connection()
         self._r = self._w = None
         self._t = None
@@ -247,6 +282,8 @@ class Conn:
         self._w.write(req.encode())
         await self._w.drain()
         status, hdrs = await _read_head(self._r)
+        if self.pin:
+            check_pin(self._w, self.pin)
         if status != 101:
             raise ControlError("ts2021 upgrade refused: HTTP %d" % status)
         if hdrs.get("upgrade", "").lower() != "tailscale-control-protocol":

@@ -173,13 +173,15 @@ class DerpClient:
     def __init__(self, host, port, node_priv, node_pub=None, *, tls=False, insecure=False,
                  cadata=None, server_name=None, path="/derp", preferred=True, bufsize=4096, txsize=2048,
                  read_timeout_ms=120000, ping_after_ms=60000, backoff_cap_ms=5000,
-                 probe_ms=5000, ping_timeout_ms=5000, connect_timeout_ms=5000):
+                 probe_ms=5000, ping_timeout_ms=5000, connect_timeout_ms=5000, pin=None):
         self.host = host
         self.port = port
         self.node_priv = bytes(node_priv)
         self.node_pub = bytes(node_pub) if node_pub else crypto.x25519_base(self.node_priv)
         self.tls = tls
-        self.insecure = insecure
+        # pin: SHA-256 of the server certificate (DER), checked instead of a CA if no cadata
+        self.pin = pin
+        self.insecure = insecure or (pin is not None and cadata is None)
         self.cadata = cadata
         self.server_name = server_name or host
         self.path = path
@@ -387,6 +389,9 @@ class DerpClient:
                  "User-Agent: tailnet\r\n\r\n" % (self.path, hostport)).encode())
         await w.drain()
         await asyncio.wait_for(self._read_upgrade(r), 10)
+        if self.pin:
+            from tailnet.control import check_pin
+            check_pin(w, self.pin, "DERP")
         await asyncio.wait_for(self._login(r, w), 10)
         self._attempt = 0
         self._tx_at = self._ping_at = None

@@ -46,7 +46,7 @@ def backoff_ms(attempt, rnd=None):
 
 class Node:
     def __init__(self, control_url, hostname, state_path=None, authkey=None, tags=None,
-                 ephemeral=False, capver=control.CAPVER, cadata=None, verbose=1):
+                 ephemeral=False, capver=control.CAPVER, cadata=None, verbose=1, tls_pin=None):
         self.control_url = control_url
         self.hostname = hostname
         self.state_path = state_path
@@ -55,6 +55,7 @@ class Node:
         self.ephemeral = ephemeral
         self.capver = capver
         self.cadata = cadata
+        self.tls_pin = control.parse_pin(tls_pin)
         self.verbose = verbose
         self.state = NOSTATE
         self.netmap = netmap.NetMap()
@@ -144,7 +145,7 @@ class Node:
                 self.error = str(e)
                 self.login_error = e
                 self.log(self.error)
-                self._set_state(NEEDS_LOGIN)
+                self._set_state(STOPPED if isinstance(e, control.PinError) else NEEDS_LOGIN)
                 await self._drop()
                 return
             except Exception as e:  # transport, protocol, hostile input, MemoryError: back off
@@ -176,11 +177,12 @@ class Node:
 
     async def _connect(self):
         self.log("connecting to " + self.control_url, 2)
-        spub = await control.fetch_server_key(self.control_url, self.capver, self.cadata)
+        spub = await control.fetch_server_key(self.control_url, self.capver, self.cadata, pin=self.tls_pin)
         if self._rbuf is None:
             from tailnet.noise import MAX_RECORD
             self._rbuf = bytearray(MAX_RECORD)
-        c = control.Conn(self.control_url, self.machine.secret(), spub, self.capver, self.cadata, self._rbuf)
+        c = control.Conn(self.control_url, self.machine.secret(), spub, self.capver, self.cadata, self._rbuf,
+                         self.tls_pin)
         await c.connect()
         self._conn = c
         self.connects += 1

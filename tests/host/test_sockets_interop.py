@@ -25,8 +25,9 @@ from dataplane_harness import ECHO_SERVER  # noqa: E402
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 MIB = 1 << 20
-# The issue asks for 96K; at 96K the control plane's login fails today (MemoryError
-# allocating 40048 bytes inside tailnet.up, before any socket code runs).
+# A roomy cap: these tests are about behaviour. The demo scenario's heap floor is measured in
+# test_demo_heap.py (the 40048-byte allocations seen at small caps on this 64-bit build are
+# Debian mbedTLS 2.28's HAVEGE state inside each tls.SSLContext).
 HEAP = os.environ.get("TAILNET_DEMO_HEAP", "256K")
 BLOCK = bytes(range(256)) * 4 + b"tailnet"     # 1031 bytes: odd, so shifted data shows
 

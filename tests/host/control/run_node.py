@@ -12,7 +12,7 @@ except ImportError:
 import tailnet
 
 cfg = json.loads(open(os.getenv("TN_CFG")).read())
-ca = open(cfg["ca"], "rb").read() if cfg.get("ca") else None
+ca = open(cfg["ca"], "rb").read() if cfg.get("ca") and not cfg.get("no_ca") else None
 peak = [0]
 
 
@@ -62,7 +62,7 @@ async def main():
     try:
         await tailnet.up_async(cfg.get("authkey"), cfg["url"], cfg["hostname"], cfg["state"],
                                ephemeral=cfg.get("ephemeral", False), timeout=cfg.get("timeout", 60),
-                               verbose=cfg.get("verbose", 1), cadata=ca)
+                               verbose=cfg.get("verbose", 1), cadata=ca, tls_pin=cfg.get("tls_pin"))
     except Exception as e:
         print("ERROR", type(e).__name__, e)
         if cfg.get("watch"):
