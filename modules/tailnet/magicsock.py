@@ -64,6 +64,7 @@ class PeerPath:
         self.last_full_ping = None
         self.derp_latency = None
         self.check_at = 0  # next time the send path runs pings_due()
+        self.cmm_at = None  # when we last sent this peer a CallMeMaybe
         self.stats = {"pings": 0, "pongs": 0, "timeouts": 0, "stray_pongs": 0, "switches": 0}
 
     # ---- endpoints -----------------------------------------------------------------
@@ -271,9 +272,10 @@ class Conn:
         self.tx_udp = None
         self.tx_derp = None
         self.on_wg = None
+        self.my_eps = ()  # our endpoints [(ip, port)] (magicsock_run sets them): CallMeMaybe replies
         self.clock = clock
         self.stats = {"derp_in": 0, "udp_in": 0, "disco_in": 0, "wg_in": 0, "dropped": 0,
-                      "pongs_sent": 0, "pings_sent": 0, "outbox_full": 0}
+                      "pongs_sent": 0, "pings_sent": 0, "outbox_full": 0, "cmm_sent": 0}
 
     def now(self):
         if self.clock is not None:
@@ -370,6 +372,7 @@ class Conn:
             pong = self.disco.seal(sender, self._d.pong(msg[1], src_ip, src_port))
             if addr is None:
                 self._out(VIA_DERP, node, pong)
+                self._punch_back(node, now)
             else:
                 self._out(VIA_UDP, addr, pong)
             self.stats["pongs_sent"] += 1
@@ -388,6 +391,34 @@ class Conn:
             if p is not None:
                 for txid, a in p.call_me_maybe(msg[1], now):
                     self._send_ping(node, txid, a)
+                self._answer_call_me_maybe(node, p, now)
+
+    def _punch_back(self, node, now):
+        # A disco ping over DERP while we have no direct path: the peer is probing (e.g.
+        # `tailscale ping`, whose UDP pings our NAT has just dropped, and whose own
+        # CallMeMaybe may come seconds later). Ping its endpoints now (opening our NAT)
+        # and send our CallMeMaybe; rate-limited like _answer_call_me_maybe.
+        p = self.paths.get(node, False)
+        if p is None or not self.my_eps or p.trusted(now) or not _after(now, p.cmm_at, PING_INTERVAL):
+            return
+        for txid, a in p.call_me_maybe((), now):
+            self._send_ping(node, txid, a)
+        self._answer_call_me_maybe(node, p, now)
+
+    def _answer_call_me_maybe(self, node, p, now):
+        # The peer's pings (sent with its CallMeMaybe) reached our NAT before our pings
+        # above opened it, so they were dropped, and tailscaled re-pings an endpoint only
+        # every 5 s -- unless it gets a CallMeMaybe, which resets that. Ours goes over DERP,
+        # after our UDP pings: its pings then find the NAT open (tools/bench/nat_shapes.py,
+        # both behind NAT, idle: `tailscale ping` direct after 3 s instead of 5 s). At most
+        # once per PING_INTERVAL per peer, so two nodes cannot loop.
+        if not self.my_eps or not _after(now, p.cmm_at, PING_INTERVAL):
+            return
+        dk = self.disco_of.get(node)
+        if dk is not None:
+            p.cmm_at = now
+            self._out(VIA_DERP, node, self.disco.seal(dk, self._d.call_me_maybe(self.my_eps)))
+            self.stats["cmm_sent"] += 1
 
     def probe(self, node):
         """Ping a peer now: every endpoint over UDP and once over DERP (the DERP
@@ -418,6 +449,7 @@ class Conn:
         self._out(VIA_DERP, node, self.disco.seal(dk, self._d.call_me_maybe(endpoints)))
         p = self.paths.get(node, False)
         if p is not None:
+            p.cmm_at = self.now()
             for txid, a in p.call_me_maybe((), self.now()):
                 self._send_ping(node, txid, a)
         return True

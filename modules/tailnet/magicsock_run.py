@@ -60,8 +60,13 @@ class DataPlane:
         self.conn.on_wg = self._on_wg
         self.conn.set_peers(n.netmap.peer_paths())
         n.on_netmap(lambda m: self.conn.set_peers(m.peer_paths()))
+        # tls_pin also covers DERP served by the control host (headscale's embedded DERP)
+        pin = getattr(n, "tls_pin", None)
+        if pin:
+            from tailnet.control import parse_url
+            pin = pin if sni == parse_url(n.control_url)[1] else None
         self.derp = derp_client.DerpClient(host, port, n.node.secret(), tls=tls, insecure=insecure,
-                                           cadata=self.cadata, server_name=sni)
+                                           cadata=self.cadata, server_name=sni, pin=pin)
         self.derp.on_packet = self.conn.derp_recv
         self._tasks.append(asyncio.create_task(self.derp.run()))
         send = None
@@ -122,6 +127,9 @@ class DataPlane:
 
     def _report_endpoints(self):
         eps = self.endpoints()
+        if self.conn is not None:  # what our CallMeMaybe replies offer
+            self.conn.my_eps = [(disco.ip16(ip), self.udp_port) for ip in self.local_ips if _is_ip4(ip)] + \
+                ([self.mapped] if self.mapped is not None else [])
         if eps:
             self.node.set_endpoints([e[0] for e in eps], [e[1] for e in eps])
 

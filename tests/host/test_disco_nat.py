@@ -7,16 +7,15 @@
 Two MicroPython nodes (host firmware) learn their public endpoints by STUN from a real
 derper, exchange CallMeMaybe over DERP, punch through both endpoint-independent NATs and
 prove a direct path with disco pongs; WireGuard-shaped traffic then flows directly. When
-nat2 drops UDP the path falls back to DERP, and comes back when UDP does."""
+nat2 drops UDP the path falls back to DERP, and comes back when UDP does. The namespaces
+come from _nat.py (shape "fw"); test_nat_shapes.py measures the other NAT shapes against
+real tailscaled."""
 import os
-import queue
-import shutil
-import subprocess
-import threading
 import time
 
 import pytest
 
+from _nat import Proc, Topology, available
 from mpy import BUILD, MICROPYTHON
 
 DERPER = os.path.join(BUILD, "go", "bin", "derper")
@@ -24,8 +23,7 @@ DERPER = os.path.join(BUILD, "go", "bin", "derper")
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables"),
-                       reason="needs root, ip and iptables"),
+    pytest.mark.skipif(available() is not None, reason=str(available())),
     pytest.mark.skipif(not os.path.exists(DERPER), reason="derper not built"),
 ]
 
@@ -72,98 +70,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def sh(*cmd):
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-class Topology:
-    def __init__(self):
-        tag = "%04x" % (os.getpid() & 0xFFFF)
-        self.ns = {n: "tnn%s%s" % (n, tag) for n in ("pub", "nat1", "nat2", "lan1", "lan2")}
-
-    def nsx(self, n, *cmd):
-        sh("ip", "netns", "exec", self.ns[n], *cmd)
-
-    def link(self, a, b, ipa, ipb, name):
-        ia, ib = name + "a", name + "b"
-        sh("ip", "link", "add", ia, "netns", self.ns[a], "type", "veth", "peer", "name", ib,
-           "netns", self.ns[b])
-        self.nsx(a, "ip", "addr", "add", ipa, "dev", ia)
-        self.nsx(b, "ip", "addr", "add", ipb, "dev", ib)
-        self.nsx(a, "ip", "link", "set", ia, "up")
-        self.nsx(b, "ip", "link", "set", ib, "up")
-        return ia, ib
-
-    def up(self):
-        for n in self.ns.values():
-            sh("ip", "netns", "add", n)
-            sh("ip", "-n", n, "link", "set", "lo", "up")
-        # pub is one bridge-less hub: two links, two /24s would need routing; use /29s
-        self.link("pub", "nat1", "10.0.1.1/24", "10.0.1.2/24", "p1")
-        self.link("pub", "nat2", "10.0.2.1/24", "10.0.2.2/24", "p2")
-        self.nsx("pub", "ip", "addr", "add", "10.0.0.1/32", "dev", "lo")
-        _, l1 = self.link("nat1", "lan1", "192.168.1.1/24", "192.168.1.2/24", "l1")
-        _, l2 = self.link("nat2", "lan2", "192.168.2.1/24", "192.168.2.2/24", "l2")
-        for nat, wan, lan in (("nat1", "p1b", "10.0.1.1"), ("nat2", "p2b", "10.0.2.1")):
-            self.nsx(nat, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-            self.nsx(nat, "ip", "route", "add", "default", "via", lan)
-            self.nsx(nat, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", wan, "-j", "MASQUERADE")
-            # a home router's firewall: unsolicited inbound is dropped (before conntrack
-            # confirms it, so no stale entry steals the port a later outbound flow needs)
-            self.nsx(nat, "iptables", "-A", "INPUT", "-i", wan, "-m", "conntrack", "--ctstate", "NEW",
-                     "-j", "DROP")
-        self.nsx("lan1", "ip", "route", "add", "default", "via", "192.168.1.1")
-        self.nsx("lan2", "ip", "route", "add", "default", "via", "192.168.2.1")
-        self.nsx("pub", "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        return self
-
-    def block_udp(self, nat, on):
-        self.nsx(nat, "iptables", "-I" if on else "-D", "FORWARD", "-p", "udp", "-j", "DROP")
-
-    def down(self):
-        for n in self.ns.values():
-            pids = subprocess.run(["ip", "netns", "pids", n], capture_output=True, text=True).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), 9)
-                except OSError:
-                    pass
-            subprocess.run(["ip", "netns", "del", n], capture_output=True)
-
-
-class Proc:
-    def __init__(self, cmd, env=None):
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env=env)
-        self.q = queue.Queue()
-        self.lines = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip())
-            self.q.put(line.rstrip())
-        self.q.put(None)
-
-    def wait(self, pred, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                line = self.q.get(timeout=max(0.1, end - time.time()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if pred(line):
-                return line
-        raise AssertionError("timeout; output:\n" + "\n".join(self.lines[-30:]))
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
 
 
 def test_direct_path_through_two_nats_and_fallback(tmp_path):

@@ -334,3 +334,54 @@ def test_dataplane_endpoint_report():
     assert dp.node.reported == (["127.0.0.1:41641", "203.0.113.7:1234"], [1, 2])
     assert magicsock_run._is_ip4("10.0.0.1") and not magicsock_run._is_ip4("localhost")
     assert not magicsock_run.DataPlane(N(), bind="0.0.0.0").local_ips
+
+
+def test_conn_answers_call_me_maybe_after_its_pings_once_per_interval():
+    a, b, addr_a, addr_b, clock, disco = conns()
+    a.my_eps = [(C[0], 4444)]
+    cmm = b.disco.seal(a.disco.pub, disco.call_me_maybe([]))
+    a.derp_recv(b.node_pub, cmm)
+    vias = [v for v, _, _ in a.outbox]
+    assert vias == [ms.VIA_UDP, ms.VIA_DERP]  # ping b's endpoint first, then our CallMeMaybe
+    assert b.disco.open(a.outbox[1][2])[1] == (disco.CALL_ME_MAYBE, [(C[0], 4444)])
+    a.outbox.clear()
+    clock[0] += 1000
+    a.derp_recv(b.node_pub, cmm)  # within PING_INTERVAL: pings only
+    assert [v for v, _, _ in a.outbox] == [ms.VIA_UDP]
+    a.outbox.clear()
+    clock[0] += ms.PING_INTERVAL
+    a.derp_recv(b.node_pub, cmm)
+    assert [v for v, _, _ in a.outbox] == [ms.VIA_UDP, ms.VIA_DERP]
+    # two nodes: a's own CallMeMaybe is answered by b once, and a does not answer back
+    a2, b2, _, _, clock2, _ = conns()
+    a2.my_eps, b2.my_eps = [(A[0], 1111)], [(B[0], 2222)]
+    a2.send_call_me_maybe(b2.node_pub, a2.my_eps)
+    for _ in range(3):
+        deliver(a2, b2, (A[0], 1111), udp_ok=False)
+        deliver(b2, a2, (B[0], 2222), udp_ok=False)
+    assert a2.outbox == [] and b2.outbox == []
+    # no endpoints of our own (DERP only): nothing to offer, no answer
+    b.outbox.clear()
+    b.derp_recv(a.node_pub, a.disco.seal(b.disco.pub, disco.call_me_maybe([])))
+    assert [v for v, _, _ in b.outbox] == [ms.VIA_UDP]
+
+
+def test_conn_punches_back_on_derp_ping_without_direct_path():
+    a, b, addr_a, addr_b, clock, disco = conns()
+    b.my_eps = [(B[0], 2222)]
+
+    def derp_ping():
+        b.outbox.clear()
+        b.derp_recv(a.node_pub, a.disco.seal(b.disco.pub, disco.ping(os.urandom(12), a.node_pub)))
+        return [(v, to) for v, to, _ in b.outbox]
+
+    # pong over DERP, then pings to a's endpoint (opening our NAT), then our CallMeMaybe
+    assert derp_ping() == [(ms.VIA_DERP, a.node_pub), (ms.VIA_UDP, addr_a), (ms.VIA_DERP, a.node_pub)]
+    assert a.disco.open(b.outbox[2][2])[1] == (disco.CALL_ME_MAYBE, [(B[0], 2222)])
+    clock[0] += 1000
+    assert derp_ping() == [(ms.VIA_DERP, a.node_pub)]  # rate-limited
+    # with a proven direct path nothing more than the pong
+    clock[0] += ms.PING_INTERVAL
+    p = b.paths.get(a.node_pub)
+    p.best, p.trust_until = addr_a, clock[0] + 10000
+    assert derp_ping() == [(ms.VIA_DERP, a.node_pub)]

@@ -15,7 +15,7 @@ MICROPYTHON = os.path.join(os.environ.get("TAILNET_BUILD", os.path.join(REPO, "b
 NODE_SCRIPT = os.path.join(REPO, "tools", "bench", "dataplane_node.py")
 
 
-def start_node(net, tmp, udp_port=None, hostname="mpnode", netstack=False, attach=False, wrap=()):
+def start_node(net, tmp, udp_port=None, hostname="mpnode", netstack=False, attach=False, wrap=(), bind=None):
     """wrap: a command prefix run inside the namespace before the firmware (e.g. setpriv
     to run the node under its own uid; tmp must then be writable by that uid)."""
     ca = os.path.join(tmp, "ca.der")
@@ -25,7 +25,7 @@ def start_node(net, tmp, udp_port=None, hostname="mpnode", netstack=False, attac
     cfg = {"authkey": net.authkey(), "url": net.control_url, "hostname": hostname,
            "state": os.path.join(tmp, "mp.state"), "ca": ca, "run": 240,
            "stopfile": os.path.join(tmp, "stop"), "udp_port": udp_port, "netstack": netstack, "attach": attach,
-           "cmdfile": os.path.join(tmp, "cmds")}
+           "cmdfile": os.path.join(tmp, "cmds"), "bind": bind or "127.0.0.1"}
     code = "CFG = %r\nexec(open(%r).read())" % (cfg, NODE_SCRIPT)
     env = dict(os.environ, MICROPYPATH=os.environ.get("DP_MICROPYPATH", ".frozen"))
     p = subprocess.Popen(net.exec_prefix + list(wrap) + [MICROPYTHON, "-c", code], stdout=subprocess.PIPE,

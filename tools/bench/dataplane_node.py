@@ -32,7 +32,7 @@ async def main():
     if CFG.get("attach"):   # the data plane starts by itself once the node is Running
         n = tailnet.start(CFG["authkey"], CFG["url"], CFG["hostname"], CFG["state"],
                           verbose=0, cadata=ca)
-        dataplane.attach(n, udp_port=CFG.get("udp_port"), bind="127.0.0.1", cadata=ca)
+        dataplane.attach(n, udp_port=CFG.get("udp_port"), bind=CFG.get("bind", "127.0.0.1"), cadata=ca)
         for _ in range(600):
             if n.dataplane is not None and n.dataplane.transport.derp is not None:
                 break
@@ -41,7 +41,7 @@ async def main():
     else:
         n = await tailnet.up_async(CFG["authkey"], CFG["url"], CFG["hostname"], CFG["state"],
                                    timeout=60, verbose=0, cadata=ca)
-        dp = await dataplane.start(n, udp_port=CFG.get("udp_port"), bind="127.0.0.1", cadata=ca)
+        dp = await dataplane.start(n, udp_port=CFG.get("udp_port"), bind=CFG.get("bind", "127.0.0.1"), cadata=ca)
     if not await dp.transport.derp.wait_connected(15000):
         print("NODERP", dp.transport.derp.last_error)
         return
