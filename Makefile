@@ -14,7 +14,7 @@ MPY_CROSS := $(BUILD)/host/mpy-cross
 # Set for the unix port: system mbedTLS (Debian patch), no btree (lib/ is empty in +ds).
 UNIX_OPTS := MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 MICROPY_PY_FFI=1
 
-.PHONY: all deps apt-deps py-deps micropython-src host mpy-cross testnet-tools demo test natmod host32 \
+.PHONY: all deps apt-deps py-deps micropython-src host mpy-cross testnet-tools demo test natmod host32 host32-esp \
         test-fast test-interop test-slow clean distclean firmware flash
 
 all: host
@@ -43,6 +43,10 @@ mpy-cross: host
 host32:
 	@$(REPO)/tests/host/control/build_host32.sh
 
+# 32-bit with mbedTLS allocating from libc (as ESP-IDF's does): the ESP32 heap stand-in
+host32-esp:
+	@TLS_HEAP=libc $(REPO)/tests/host/control/build_host32.sh
+
 # ---- boards (see boards/README.md) ----------------------------------------------
 firmware:
 	@$(REPO)/firmware/build-board.sh $(BOARD)
@@ -61,13 +65,13 @@ testnet-tools:
 demo: deps host testnet-tools
 	@$(PYTHON) $(REPO)/tools/demo.py
 
-test: deps host host32 testnet-tools
+test: deps host host32 host32-esp testnet-tools
 	@$(REPO)/tools/run-tests.sh
 
 test-fast: host
 	@$(PYTHON) -m pytest tests/host -m "not interop and not slow" -q
 
-test-interop: host host32 testnet-tools
+test-interop: host host32 host32-esp testnet-tools
 	@$(PYTHON) -m pytest tests/host -m interop -q
 
 clean:

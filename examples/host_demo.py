@@ -23,9 +23,14 @@ STATE = getenv("TAILNET_STATE", "tailnet.state")
 CA_FILE = getenv("TAILNET_CA")           # DER certificate of a private control server's CA
 PING = getenv("TAILNET_PING", "")        # peer name(s) to ping once up, e.g. "peer1"
 RUN_SECONDS = int(getenv("TAILNET_RUN_SECONDS", "0"))   # 0: serve forever
+STOP_FILE = getenv("TAILNET_STOP_FILE")  # unix: stop cleanly once this file exists (make demo)
 VERBOSE = int(getenv("TAILNET_VERBOSE", "0"))          # 1: state changes, 2: details
-HEAP_REPORT = int(getenv("TAILNET_HEAP_REPORT", "0"))  # 1: print heap use (stages, peak)
+HEAP_REPORT = int(getenv("TAILNET_HEAP_REPORT", "0"))  # 1: print heap use (stages, peak), 2: + map
 MAX_PEERS = int(getenv("TAILNET_MAX_PEERS", "8"))      # WireGuard peer slots, 944 B each
+# collect garbage after every GC_THRESHOLD bytes allocated (0: only when the heap is full):
+# garbage is freed before it spreads the live objects over the heap, so the big blocks the
+# TLS record buffers need (16.5 KB, where TLS is in the MicroPython heap: rp2) stay free
+GC_THRESHOLD = int(getenv("TAILNET_GC_THRESHOLD", "2048"))
 PORT = 80
 
 
@@ -79,9 +84,26 @@ def heap_stage(name):
         gc.collect()
         peak[1] = max(peak[1], gc.mem_alloc())
         print("heap: %s: live %d B" % (name, gc.mem_alloc()))
+        if HEAP_REPORT > 1 and name == "serving":   # 2: the heap's block map (fragmentation)
+            import micropython
+            micropython.mem_info(1)
+
+
+def stop_requested():
+    if not STOP_FILE:
+        return False
+    import os
+    try:
+        os.stat(STOP_FILE)
+        return True
+    except OSError:
+        return False
 
 
 async def main():
+    if GC_THRESHOLD:
+        import gc
+        gc.threshold(GC_THRESHOLD)
     if HEAP_REPORT:
         asyncio.create_task(heap_sampler())
     heap_stage("start")
@@ -111,7 +133,7 @@ async def main():
             print("ping: %s: no answer" % name)
     heap_stage("pinged")
     waited = 0
-    while not RUN_SECONDS or waited < RUN_SECONDS:
+    while (not RUN_SECONDS or waited < RUN_SECONDS) and not stop_requested():
         await asyncio.sleep(1)
         waited += 1
     server.close()

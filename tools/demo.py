@@ -83,8 +83,14 @@ class Node:
                 return line
         return None
 
-    def stop(self):
-        if self.p.poll() is None:             # Ctrl-C first: the node reports and exits
+    def stop(self, stop_file=None):
+        if stop_file and self.p.poll() is None:   # ask the node to stop (tailnet.down_async)
+            open(stop_file, "w").close()
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.p.poll() is None:             # then Ctrl-C: the node reports and exits
             self.p.send_signal(signal.SIGINT)
             try:
                 self.p.wait(10)
@@ -115,7 +121,8 @@ def run(heapsize=None, heap_report=False, firmware=MICROPYTHON):
                    TAILNET_CONTROL_URL=net.control_url, TAILNET_CA=net.ca_der,
                    TAILNET_HOSTNAME="mpy-demo", TAILNET_PING=peer.name, TAILNET_RUN_SECONDS="120",
                    TAILNET_STATE=os.path.join(net.state_dir, "node.state"), MICROPYPATH=".frozen",
-                   TAILNET_HEAP_REPORT="1" if heap_report else "0")
+                   TAILNET_HEAP_REPORT="1" if heap_report else "0",
+                   TAILNET_STOP_FILE=os.path.join(net.state_dir, "node.stop"))
         node = Node(net, env, heapsize, firmware)
         try:
             line = node.wait("serving http://", 90)
@@ -145,7 +152,7 @@ def run(heapsize=None, heap_report=False, firmware=MICROPYTHON):
             else:
                 say("the node did not come up; its output is above")
         finally:
-            node.stop()
+            node.stop(env["TAILNET_STOP_FILE"])
             node.pump_done.wait(10)
         say("headscale lists these nodes:")
         for n in net.nodes():

@@ -6,7 +6,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 APT_PKGS=(
   build-essential pkg-config libffi-dev libmbedtls-dev dpkg-dev xz-utils   # unix port (system mbedTLS)
   gcc-multilib                                                             # 32-bit unix port (memory tests)
-  iproute2 iptables nftables procps conntrack                                  # test network namespaces
+  iproute2 iptables nftables procps conntrack                        # test network namespaces
   valgrind                                                                 # ctgrind / callgrind
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib  # Cortex-M builds
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf gcc-xtensa-lx106     # RV32 / Xtensa compile checks

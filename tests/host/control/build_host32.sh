@@ -7,13 +7,23 @@
 # mbedTLS source: Debian trixie's mbedtls 3.6.6 (sha256-checked orig tarball), fetched with
 # the private apt configuration of firmware/fetch-micropython.sh; or MBEDTLS_DIR (a 3.6.x
 # checkout); NO_TLS32=1 builds without TLS as before.
-# Needs gcc-multilib. Output: $BUILD/host32/micropython.
+# TLS_HEAP=libc: the ESP32 stand-in instead, in its own directory ($BUILD/host32-esp): the same
+# mbedTLS configuration without the bare-metal allocation hooks (mbedtls_config_host32_libc.h),
+# so mbedTLS allocates with libc calloc/free outside the MicroPython heap, as ESP-IDF's mbedTLS
+# does on ESP32 (the IDF heap). Reuses $BUILD/host/mpy-cross and the fetched mbedTLS source.
+# Needs gcc-multilib. Output: $BUILD/host32/micropython (TLS_HEAP=libc: $BUILD/host32-esp/micropython).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 BUILD=${BUILD:-$REPO/build}
 MPY=$("$REPO/firmware/fetch-micropython.sh")
 [ -x "$BUILD/host/mpy-cross" ] || make -C "$REPO" host >&2
-mkdir -p "$BUILD/host32"
+case "${TLS_HEAP:-gc}" in
+    gc) OUT=$BUILD/host32; CFGH=mbedtls_config_host32.h ;;
+    libc) OUT=$BUILD/host32-esp; CFGH=mbedtls_config_host32_libc.h
+          [ -z "${NO_TLS32:-}" ] || { echo "TLS_HEAP=libc needs TLS (unset NO_TLS32)" >&2; exit 1; } ;;
+    *) echo "TLS_HEAP must be gc or libc" >&2; exit 1 ;;
+esac
+mkdir -p "$BUILD/host32" "$OUT"
 
 MBEDTLS_VERSION=3.6.6
 MBEDTLS_DEB_VERSION=3.6.6-0.1~deb13u1
@@ -46,31 +56,45 @@ CFLAGS32=""
 LDFLAGS32=""
 if [ -z "${NO_TLS32:-}" ]; then
     MB=$(fetch_mbedtls)
-    CFG="-I$MPY -I$REPO/tests/host/control -DMBEDTLS_CONFIG_FILE='\"mbedtls_config_host32.h\"'"
-    stamp=$BUILD/host32/mbedtls/cfg.stamp
-    if ! cmp -s "$REPO/tests/host/control/mbedtls_config_host32.h" "$stamp" 2>/dev/null; then
+    if [ "$OUT" != "$BUILD/host32" ]; then   # its own copy: the library is built in the tree
+        src=$MB MB=$OUT/mbedtls/src
+        if [ ! -f "$MB/.copied" ] || [ "$src/.fetched-$MBEDTLS_DEB_VERSION" -nt "$MB/.copied" ]; then
+            rm -rf "$MB" && mkdir -p "$MB"
+            for d in include library 3rdparty framework scripts; do
+                if [ -e "$src/$d" ]; then cp -a "$src/$d" "$MB/"; fi
+            done
+            find "$MB" \( -name '*.o' -o -name '*.a' \) -delete
+            touch "$MB/.copied"
+        fi
+    fi
+    CFG="-I$MPY -I$REPO/tests/host/control -DMBEDTLS_CONFIG_FILE='\"$CFGH\"'"
+    mkdir -p "$OUT/mbedtls"
+    stamp=$OUT/mbedtls/cfg.stamp
+    if ! cmp -s "$REPO/tests/host/control/$CFGH" "$stamp" 2>/dev/null; then
         make -s -C "$MB/library" clean >&2 || true
     fi
     make -s -C "$MB/library" -j"${JOBS:-2}" CC=gcc AR=ar CFLAGS="-m32 -Os $CFG" \
         libmbedcrypto.a libmbedx509.a libmbedtls.a >&2
-    cp "$REPO/tests/host/control/mbedtls_config_host32.h" "$stamp"
+    cp "$REPO/tests/host/control/$CFGH" "$stamp"
     TLS=(MICROPY_PY_SSL=1 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1)
-    # m_tracked_calloc (mbedTLS's allocator, as on the boards) needs MICROPY_TRACKED_ALLOC;
     # the mbedTLS headers built here come before the system's (Debian's 2.28 in /usr/include)
-    CFLAGS32="-DMICROPY_TRACKED_ALLOC=1 -I$MB/include $CFG"
+    CFLAGS32="-I$MB/include $CFG"
+    # m_tracked_calloc (mbedTLS's allocator on the boards) needs MICROPY_TRACKED_ALLOC;
+    # the libc variant (ESP32: IDF heap) allocates with calloc/free and needs nothing
+    [ "${TLS_HEAP:-gc}" = libc ] || CFLAGS32="-DMICROPY_TRACKED_ALLOC=1 $CFLAGS32"
     LDFLAGS32="-L$MB/library"
 fi
 # the configuration changes struct layouts (mpstate): a build of the other kind starts over
 kind=$([ -z "${NO_TLS32:-}" ] && echo tls || echo notls)
-[ "$(cat "$BUILD/host32/kind" 2>/dev/null)" = "$kind" ] || rm -rf "$BUILD/host32/unix"
-echo "$kind" > "$BUILD/host32/kind"
+[ "$(cat "$OUT/kind" 2>/dev/null)" = "$kind" ] || rm -rf "$OUT/unix"
+echo "$kind" > "$OUT/kind"
 
-rm -f "$BUILD/host32/unix/frozen_content.c"  # stale qstrs otherwise (see firmware/build-host.sh)
-make -s -C "$MPY/ports/unix" -j"${JOBS:-2}" BUILD="$BUILD/host32/unix" \
+rm -f "$OUT/unix/frozen_content.c"  # stale qstrs otherwise (see firmware/build-host.sh)
+make -s -C "$MPY/ports/unix" -j"${JOBS:-2}" BUILD="$OUT/unix" \
     MICROPY_MPYCROSS="$BUILD/host/mpy-cross" MICROPY_MPYCROSS_DEPENDENCY="$BUILD/host/mpy-cross" \
     MICROPY_FORCE_32BIT=1 "${TLS[@]}" \
     MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 \
     CFLAGS_EXTRA="$CFLAGS32" LDFLAGS_EXTRA="$LDFLAGS32" \
     USER_C_MODULES="$REPO/cmodules" FROZEN_MANIFEST="$REPO/boards/manifest_host.py" >&2
-cp "$BUILD/host32/unix/micropython" "$BUILD/host32/micropython.tmp" && mv -f "$BUILD/host32/micropython.tmp" "$BUILD/host32/micropython"
-echo "32-bit host firmware: $BUILD/host32/micropython" >&2
+cp "$OUT/unix/micropython" "$OUT/micropython.tmp" && mv -f "$OUT/micropython.tmp" "$OUT/micropython"
+echo "32-bit host firmware (TLS heap: ${TLS_HEAP:-gc}): $OUT/micropython" >&2
