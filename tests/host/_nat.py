@@ -13,11 +13,11 @@ the throwaway certificate, resolves to 10.0.0.1 there through /etc/netns/<ns>/ho
 import contextlib
 import json
 import os
-import queue
 import shutil
 import subprocess
-import threading
 import time
+
+from _proc import LineProc
 
 # nat box modes
 #  fw    MASQUERADE + a home router's firewall: unsolicited inbound (conntrack NEW) to the box
@@ -163,39 +163,7 @@ class Topology:
             shutil.rmtree(os.path.join("/etc/netns", n), ignore_errors=True)
 
 
-class Proc:
-    """A process whose output lines can be waited for."""
-
-    def __init__(self, cmd, env=None):
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env=env)
-        self.q = queue.Queue()
-        self.lines = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip())
-            self.q.put(line.rstrip())
-        self.q.put(None)
-
-    def wait(self, pred, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                line = self.q.get(timeout=max(0.1, end - time.time()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if pred(line):
-                return line
-        raise AssertionError("timeout; output:\n" + "\n".join(self.lines[-30:]))
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
+Proc = LineProc   # kept as the name the NAT tests use
 
 
 def _testnet_class():

@@ -4,22 +4,21 @@ wrong key, restart with the persisted identity, ephemeral logout, and the whole 
 30 s of map stream under -X heapsize=64K (peak heap printed)."""
 import json
 import os
-import queue
 import subprocess
-import threading
 import time
 
 import pytest
 
 from _control_util import MICROPYTHON
 from mpy import BUILD, REPO
+from _proc import LineProc
 
 pytestmark = pytest.mark.interop
 RUNNER = os.path.join(REPO, "tests", "host", "control", "run_node.py")
 MPY_CROSS = os.path.join(BUILD, "host", "mpy-cross")
 
 
-class NodeProc:
+class NodeProc(LineProc):
     """The host firmware running control/run_node.py inside the test network."""
 
     def __init__(self, net, tmp, name, heapsize="256K", binary=MICROPYTHON, **cfg):
@@ -38,30 +37,10 @@ class NodeProc:
         # precompiled, so the runner's own compilation does not count against the heap
         subprocess.run([MPY_CROSS, "-o", os.path.join(tmp, "run_node.mpy"), RUNNER], check=True)
         code = "import sys\nsys.path.append(%r)\nimport run_node" % tmp
-        self.p = subprocess.Popen(cmd + ["-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, env=env)
-        self.lines = []
-        self.q = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip())
-            self.q.put(line.rstrip())
-        self.q.put(None)
+        LineProc.__init__(self, cmd + ["-c", code], env=env)
 
     def wait_line(self, pred, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                line = self.q.get(timeout=max(0.1, deadline - time.time()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if pred(line):
-                return line
-        raise AssertionError("no matching line; output:\n" + "\n".join(l[:300] for l in self.lines[-15:]))
+        return self.wait(pred, timeout)
 
     def wait_status(self, pred, timeout=60):
         def ok(line):
@@ -79,10 +58,6 @@ class NodeProc:
                 return int(l.split()[1])
         return None
 
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
 
 
 def hs_node(net, name):

@@ -8,7 +8,6 @@
   and the errno conventions (ECONNREFUSED, EHOSTUNREACH, EADDRINUSE)."""
 import hashlib
 import os
-import queue
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 import pytest
 
 from mpy import MICROPYTHON, REPO
+from _proc import LineProc
 
 sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
 from dataplane_harness import ECHO_SERVER  # noqa: E402
@@ -175,36 +175,7 @@ tailnet.down()
 """
 
 
-class Proc:
-    def __init__(self, cmd, env=None):
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.q = queue.Queue()
-        self.lines = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip())
-            self.q.put(line.rstrip())
-        self.q.put(None)
-
-    def wait(self, prefix, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                line = self.q.get(timeout=max(0.1, end - time.time()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if line.startswith(prefix):
-                return line
-        raise AssertionError("no %r line; output:\n%s" % (prefix, "\n".join(self.lines[-40:])))
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
+Proc = LineProc   # wait(prefix, timeout): the other interop tests import this name
 
 
 def nc(net, peer, ip, port, request, timeout=30):
