@@ -116,6 +116,8 @@ class DataPlane:
         self.rx = bytearray(BUFSIZE)
         self.tx = bytearray(BUFSIZE)
         self.txv = Views(self.tx)
+        self.rxv = Views(self.rx)
+        self.src = bytearray(18)   # UDP source for the engine: ip16 | port BE16
         self.res = array("i", [0, 0, 0])
         self.slot_of = {}     # node key -> slot
         self.key_of = {}      # slot -> node key
@@ -272,8 +274,10 @@ class DataPlane:
 
     # ---- WireGuard in ----------------------------------------------------------------
     def wg_input(self, node_key, addr, pkt):
-        """A WireGuard datagram from DERP (node_key) or UDP (addr). Views valid only now.
-        Never raises (it runs inside the DERP and UDP receive loops)."""
+        """A WireGuard datagram from DERP (node_key) or UDP (addr). Views valid only now
+        (node_key may be a view of DERP's buffer). Warm data packets allocate nothing
+        here (rx copy through a cached slice, UDP source filled in place). Never raises
+        (it runs inside the DERP and UDP receive loops)."""
         try:
             self._wg_input(node_key, addr, pkt)
         except Exception as e:
@@ -282,19 +286,30 @@ class DataPlane:
 
     def _wg_input(self, node_key, addr, pkt):
         n = len(pkt)
-        if n > len(self.rx):
+        buf = self.rx
+        if n > len(buf):
             return
+        ns = self.ns
+        if ns is not None and n <= len(ns.rxbuf):
+            buf = ns.rxbuf   # decrypt in the netstack's buffer: a UDP socket keeps it (no copy)
         self.stats["wg_in"] += 1
-        buf, res = self.rx, self.res
-        buf[:n] = pkt
-        src = None if addr is None else bytes(addr[0]) + bytes((addr[1] >> 8, addr[1] & 255))
+        res = self.res
+        buf[self.rxv.cut(0, n)] = pkt   # cached slice: no allocation once warm
+        src = None
+        if addr is not None:
+            src = self.src
+            ip = addr[0]
+            for i in range(16):
+                src[i] = ip[i]
+            src[16] = (addr[1] >> 8) & 255
+            src[17] = addr[1] & 255
         k = self.dev.input(buf, n, _now(), src, res)
         if k == self._wg.DATAGRAM:
             data = bytes(buf[:res[2]])
             if res[0] >= 0:
                 self._send_slot(res[0], data)
             elif node_key is not None:   # cookie reply: back where it came from
-                self.transport.send_wg(node_key, data)
+                self.transport.send_wg(bytes(node_key), data)
             elif self.transport.udp is not None:
                 self.transport.udp.sendto(addr, data)
         elif k == self._wg.PACKET:

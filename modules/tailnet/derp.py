@@ -69,6 +69,8 @@ class FrameParser:
 
     I/O loop:  mv = p.space(); n = sock.readinto(mv); p.advance(n)
                while True: t = p.next(); if t is None: break ... use p.payload()
+    Allocation-free once warm (DerpClient.rx_now): readinto(p.space(), p.need()) -- one
+    frame at a time, always at the buffer start -- and recv_packet() for RecvPacket.
     The payload view is valid until the next space()/next() call."""
 
     def __init__(self, size=DEFAULT_BUF):
@@ -76,6 +78,13 @@ class FrameParser:
             raise ValueError("buffer too small")
         self.buf = bytearray(size)
         self._mv = memoryview(self.buf)
+        # views made once: the free space after a frame header, the source key of a
+        # RecvPacket frame at the buffer start, its packet by length (bounded cache)
+        self._mv5 = self._mv[HEADER_LEN:]
+        self._key = self._mv[HEADER_LEN:HEADER_LEN + KEY_LEN]
+        self._pv = {}
+        self.src = None  # recv_packet(): views valid until the next space()/next()
+        self.pkt = None
         self.stats = {"frames": 0, "skipped": 0, "oversize": 0, "too_big": 0, "malformed": 0}
         self.reset()
 
@@ -95,7 +104,27 @@ class FrameParser:
                 self._rd = self._wr = 0
             elif len(self.buf) - self._wr < (len(self.buf) >> 2):
                 self._compact()
-        return self._mv[self._wr :]
+        wr = self._wr
+        if wr == 0:  # no allocation on the frame-at-a-time read path (need())
+            return self._mv
+        if wr == HEADER_LEN:
+            return self._mv5
+        return self._mv[wr:]
+
+    def need(self):
+        """Bytes still missing for the current frame (header, then payload; or the rest of
+        a skipped frame) when next() returned None. Reading at most this many keeps each
+        frame at the buffer start: space() and recv_packet() then allocate nothing."""
+        if self._skip:
+            return self._skip
+        avail = self._wr - self._rd
+        if avail < HEADER_LEN:
+            return HEADER_LEN - avail
+        b = self.buf
+        r = self._rd
+        ln = (b[r + 1] << 24) | (b[r + 2] << 16) | (b[r + 3] << 8) | b[r + 4]
+        n = HEADER_LEN + ln - avail
+        return n if n > 0 else len(b)
 
     def _compact(self):
         rd, wr = self._rd, self._wr
@@ -168,6 +197,27 @@ class FrameParser:
 
     def payload(self):
         return self._mv[self._plo : self._phi]
+
+    def recv_packet(self):
+        """The current RecvPacket frame -> True with self.src (key view) and self.pkt
+        (packet view) set, False if malformed (shorter than a key). No allocation when
+        the frame is at the buffer start (read with need()) and its length was seen."""
+        lo, hi = self._plo, self._phi
+        if hi - lo < KEY_LEN:
+            return False
+        if lo != HEADER_LEN:
+            self.src = self._mv[lo : lo + KEY_LEN]
+            self.pkt = self._mv[lo + KEY_LEN : hi]
+            return True
+        n = hi - lo - KEY_LEN
+        v = self._pv.get(n)
+        if v is None:
+            v = self._mv[HEADER_LEN + KEY_LEN : hi]
+            if len(self._pv) < 48:
+                self._pv[n] = v
+        self.src = self._key
+        self.pkt = v
+        return True
 
     def fail(self):
         """Mark a frame whose contents were invalid; the stream is then broken."""

@@ -494,24 +494,66 @@ class DerpClient:
                 await self._write(w, out)
 
     async def _rx_loop(self, r, w):
+        if _core is None:  # CPython
+            while True:
+                t = await self._next_frame(r)
+                out = self._handle(t)
+                if out is not None:
+                    await self._write(w, out)
+        s = r.s
+        io = self._raw if self._raw is not None else s
         while True:
-            t = await self._next_frame(r)
-            out = self._handle(t)
-            if out is not None:
+            out = self.rx_now(s, 32)
+            if out is None:
+                # nothing buffered anywhere (TLS included): wait for the raw socket. This
+                # generator and asyncio's poll registration allocate, once per wake-up.
+                await _wait_io(io)
+            elif out is True:
+                await asyncio.sleep(0)  # a flood must not starve the other tasks
+            else:
                 await self._write(w, out)
+
+    def rx_now(self, s, budget=0):
+        """MicroPython: read what the non-blocking socket (or TLS object) s has now, frame
+        by frame (need(): each frame lands at the buffer start), and handle every frame.
+        Returns None when s would block, True after `budget` frames (0: no limit) with
+        possibly more to read, or a frame to write back (Pong). Raises OSError on EOF or a
+        broken stream. Warm RecvPacket frames allocate nothing here."""
+        p = self.parser
+        while True:
+            t = p.next()
+            if t is not None:
+                if t == derp.ERROR:
+                    raise OSError("derp: bad frame stream")
+                self._last_rx = ticks_ms()
+                out = self._handle(t)
+                if out is not None:
+                    return out
+                if budget:
+                    budget -= 1
+                    if not budget:
+                        return True
+                continue
+            n = s.readinto(p.space(), p.need())
+            if n is None:
+                return None
+            if not n:
+                raise OSError("derp: EOF")
+            p.advance(n)
 
     def _handle(self, t):
         """Process one frame; returns a frame to send back (Pong) or None."""
-        p = self.parser.payload()
         if t == derp.RECV_PACKET:
-            sp = derp.parse_recv_packet(p)
-            if sp is None:
-                self.parser.fail()
+            pr = self.parser
+            if not pr.recv_packet():
+                pr.fail()
                 return None
             self.stats["rx_packets"] += 1
             if self.on_packet:
-                self.on_packet(sp[0], sp[1])
-        elif t == derp.KEEP_ALIVE:
+                self.on_packet(pr.src, pr.pkt)
+            return None
+        p = self.parser.payload()
+        if t == derp.KEEP_ALIVE:
             self.stats["keepalives"] += 1
         elif t == derp.PING:
             d = derp.parse_ping(p)

@@ -242,6 +242,13 @@ class Paths:
 
 # ---- datagram glue (still sans-I/O: outputs go to an outbox) -------------------------
 
+def _looks_wg(b):
+    """disco.classify(b) == KIND_WG, decided without slicing (no allocation): a WireGuard
+    message type 1..4 and three zero bytes can be neither STUN (b[1] == 1), Geneve
+    (b[2] == 0x7A) nor disco (b[0] == 'T')."""
+    return len(b) >= 4 and 1 <= b[0] <= 4 and b[1] == 0 and b[2] == 0 and b[3] == 0
+
+
 VIA_DERP = const(0)
 VIA_UDP = const(1)
 MAX_OUTBOX = const(32)
@@ -323,21 +330,24 @@ class Conn:
     # ---- input -------------------------------------------------------------------
 
     def derp_recv(self, src_node, pkt):
+        """src_node, pkt: views valid only during the call (DerpClient's buffer). A
+        WireGuard datagram is handed on as is (no copy, no allocation): on_wg gets the
+        key view and must copy what it keeps."""
         self.stats["derp_in"] += 1
-        k = self._d.classify(pkt)
+        k = self._d.KIND_WG if _looks_wg(pkt) else self._d.classify(pkt)
         if k == self._d.KIND_DISCO:
             self._disco_in(bytes(pkt), None, bytes(src_node))
         elif k == self._d.KIND_WG:
             self.stats["wg_in"] += 1
             if self.on_wg:
-                self.on_wg(bytes(src_node), None, pkt)
+                self.on_wg(src_node, None, pkt)
         else:
             self.stats["dropped"] += 1
 
     def udp_recv(self, addr, pkt):
         """addr: (ip16, port). STUN responses are the caller's business (KIND_STUN)."""
         self.stats["udp_in"] += 1
-        k = self._d.classify(pkt)
+        k = self._d.KIND_WG if _looks_wg(pkt) else self._d.classify(pkt)
         if k == self._d.KIND_DISCO:
             self._disco_in(bytes(pkt), addr, None)
         elif k == self._d.KIND_WG:

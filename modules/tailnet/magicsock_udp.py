@@ -21,8 +21,21 @@ from tailnet import disco, stun
 _V4MAPPED = b"\x00" * 10 + b"\xff\xff"
 
 
+_FROM = {}  # recvfrom() address -> (ip16, port), bounded: no allocation for known senders
+
+
 def from_sockaddr(a):
     """recvfrom() address (tuple, or raw sockaddr bytes on the unix port) -> (ip16, port)."""
+    r = _FROM.get(a)
+    if r is None:
+        r = _from_sockaddr(a)
+        if len(_FROM) >= 16:
+            _FROM.clear()
+        _FROM[a] = r
+    return r
+
+
+def _from_sockaddr(a):
     if isinstance(a, tuple):
         return disco.ip16(a[0]), a[1]
     a = bytes(a)

@@ -23,7 +23,10 @@ class Netstack:
         self.filter.set_rules(None)
         self.set_addresses(addrs)
         self.bufsize = bufsize
-        self._pool = []           # UDP receive buffers, made by the first udp() socket
+        # UDP receive buffers, made by the first udp() socket. A fixed list and a count, not
+        # pop()/append(): MicroPython shrinks (reallocates) a list that falls below half full.
+        self._pool = [None] * npool
+        self._nfree = 0
         self._npool = npool
         self.rxbuf = bytearray(bufsize)
         self._p = ip.Pkt()
@@ -61,21 +64,24 @@ class Netstack:
     # ---- buffers
     def _take(self, p):
         """A UDP socket keeps p's packet: the buffer holding it (same offsets) or None."""
-        if not self._pool:
+        if not self._nfree:
             return None
-        nb = self._pool.pop()
+        self._nfree -= 1
+        nb = self._pool[self._nfree]
+        self._pool[self._nfree] = None
         buf = p.buf
         if buf is self.rxbuf:
             self.rxbuf = nb
             return buf
         if len(nb) < p.end:
-            self._pool.append(nb)
+            self._give(nb)
             return None
         nb[0:p.end] = buf[0:p.end]
         return nb
 
     def _give(self, buf):
-        self._pool.append(buf)
+        self._pool[self._nfree] = buf
+        self._nfree += 1
 
     # ---- output
     def output(self, pkt):
@@ -175,7 +181,7 @@ class Netstack:
         s = net_udp.UdpSocket(self, port, qmax)
         self._udp[port] = s
         while self._npool:
-            self._pool.append(bytearray(self.bufsize))
+            self._give(bytearray(self.bufsize))
             self._npool -= 1
         return s
 

@@ -377,3 +377,145 @@ def test_send_path_zero_alloc_udp_and_derp():
         assert lines.get("DERP") == "90 90 90 93 0 0", out
         assert lines.get("UDP") == "90 90 90 90 0 0", out
         assert lines.get("SIZES") == "[29, 89, 1209]", out
+
+
+RECV_LOCKED = MPY_SETUP + r"""
+import socket, micropython
+from tailnet import magicsock, magicsock_udp, derp_client, derp, netstack
+A4, B4 = bytes([100, 64, 0, 1]), bytes([100, 64, 0, 2])
+
+def udp4(src, dst, dport, body):
+    n = 8 + len(body)
+    return reply.ip4(src, dst, 17, bytes([0x30, 0x39, dport >> 8, dport & 255, n >> 8, n & 255, 0, 0]) + body)
+
+a.netmap.filters = {"r": [{"SrcIPs": ["*"], "DstPorts": [{"IP": "*", "Ports": {"First": 0, "Last": 65535}}]}]}
+ns = netstack.Netstack()
+da.attach_netstack(ns)
+us = ns.udp(7000, qmax=8)
+assert db.send_ip(udp4(B4, A4, 7000, b"hello"))   # handshake over the in-memory wire
+wire.run()
+assert us.pending() == 1 and da.stats["handshakes"] + db.stats["handshakes"] == 2
+us.release(us.recv_slot())
+# b's datagrams to a, encrypted by b's engine, captured
+class Cap:
+    udp = None
+    def __init__(self):
+        self.q = []
+    def send_wg(self, dst, pkt):
+        assert bytes(dst) == ka
+        self.q.append(bytes(pkt))
+cap = Cap()
+db.transport = cap
+bodies = [bytes([i]) * sz for i, sz in ((1, 0), (2, 64), (3, 1200))]
+# a's receive side: magicsock.Conn fed by a DerpClient reading a real non-blocking TCP
+# socket (the far end writes RecvPacket frames like a DERP server), or a real UDP socket
+T = [1000]
+conn = magicsock.Conn(ka, crypto.random(32), 999, clock=lambda: T[0])
+conn.set_peers([(kb, crypto.x25519_base(crypto.random(32)), [])])
+conn.on_wg = da.wg_input
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(socket.getaddrinfo("127.0.0.1", PORT_D)[0][-1])
+ls.listen(1)
+cs = socket.socket()
+cs.connect(socket.getaddrinfo("127.0.0.1", PORT_D)[0][-1])
+ss, _ = ls.accept()
+cs.setblocking(False)
+dc = derp_client.DerpClient("127.0.0.1", PORT_D, crypto.random(32))
+dc.on_packet = conn.derp_recv
+u = magicsock_udp.UDP("127.0.0.1", PORT_U)
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+dst_u = socket.getaddrinfo("127.0.0.1", PORT_U)[0][-1]
+
+def make(k):
+    # k datagrams of each size from b (encrypted now, outside the lock)
+    cap.q.clear()
+    for i in range(k):
+        for bd in bodies:
+            assert db.send_ip(udp4(B4, A4, 7000, bd))
+    return list(cap.q)
+
+def drain():
+    got = []
+    s = us.recv_slot()
+    while s is not None:
+        got.append(bytes(s.buf[s.off:s.off + s.n]))
+        us.release(s)
+        s = us.recv_slot()
+    return got
+
+def derp_round(k, lock=True):
+    frames = b"".join(derp.frame(derp.RECV_PACKET, kb + d) for d in make(k))
+    ss.write(frames)   # all of it is in cs's receive buffer when write returns (loopback)
+    if lock:
+        micropython.heap_lock()
+    try:
+        out = dc.rx_now(cs)
+    finally:
+        if lock:
+            micropython.heap_unlock()
+    assert out is None
+    return drain()
+
+def udp_round(k, lock=True):
+    got = []
+    for d in make(k):
+        tx.sendto(d, dst_u)
+        data, sa = u.sock.recvfrom(2048)   # allocates (MicroPython 1.25: no recvfrom_into)
+        if lock:
+            micropython.heap_lock()
+        try:
+            u.stats["rx"] += 1
+            conn.udp_recv(magicsock_udp.from_sockaddr(sa), data)
+        finally:
+            if lock:
+                micropython.heap_unlock()
+    return drain()
+
+derp_round(1, False)   # warm: views, slices, dict entries of each size made once
+got = []
+for r in range(10):   # 6 datagrams in flight: more than half of the netstack's 8 pool buffers
+    got += derp_round(2)   # queued (a list used with pop/append would shrink = reallocate)
+print("DERP", len(got), dc.stats["rx_packets"], conn.stats["wg_in"], da.stats["errors"], dc.parser.stats["frames"])
+print("DSIZES", sorted(set(len(g) for g in got)), got[1] == bodies[1], got[-1] == bodies[2])
+udp_round(1, False)
+got = []
+for r in range(8):
+    got += udp_round(1)
+print("UDP", len(got), conn.stats["udp_in"], da.stats["errors"], us.dropped)
+print("USIZES", sorted(set(len(g) for g in got)), got[2] == bodies[2])
+"""
+
+
+def _free_ports():
+    import socket as so
+    ports = []
+    for kind in (so.SOCK_DGRAM, so.SOCK_STREAM):
+        s = so.socket(so.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        ports.append(s.getsockname()[1])
+        s.close()
+    return ports
+
+
+def test_receive_path_zero_alloc_derp_and_udp():
+    """Warm receive path of the firmware under micropython.heap_lock(): RecvPacket frames
+    (encrypted by the peer's real engine) read from a real non-blocking TCP socket by
+    DerpClient.rx_now (frame by frame into the parser's buffer) -> magicsock.Conn ->
+    _tnwg decrypt (in the netstack's buffer) -> AllowedIPs check -> netstack -> a UDP
+    socket's queue. UDP: everything after socket.recvfrom() (which allocates on
+    MicroPython 1.25) locked the same way."""
+    code = "PORT_U = %d\nPORT_D = %d\n" % tuple(_free_ports()) + RECV_LOCKED
+    outs = [run_mpy(code, timeout=60).stdout]
+    b32 = os.path.join(REPO, "build", "host32", "micropython")   # 32-bit build, when present
+    if os.access(b32, os.X_OK):
+        import subprocess
+        p = subprocess.run([b32, "-c", code], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, MICROPYPATH=".frozen"))
+        outs.append(p.stdout + p.stderr)
+    for out in outs:
+        lines = {l.split()[0]: l.split(None, 1)[1] for l in out.splitlines() if l.strip()}
+        assert lines.get("DERP") == "60 63 63 0 63", out
+        assert lines.get("DSIZES") == "[0, 64, 1200] True True", out
+        assert lines.get("UDP") == "24 27 0 0", out
+        assert lines.get("USIZES") == "[0, 64, 1200] True", out

@@ -316,3 +316,144 @@ def test_send_now_over_tls_allocates_nothing(tmp_path):
     assert len(frames) == 63 and all(t == derp.SEND_PACKET for t, _ in frames), [t for t, _ in frames][:5]
     assert [pl[:32] for _, pl in frames] == [dst] * 63
     assert [pl[32:] for _, pl in frames] == want
+
+
+RX_NOW_TLS = r"""
+import asyncio, socket, tls, micropython
+from tailnet import derp_client
+ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+ctx.verify_mode = tls.CERT_REQUIRED
+ctx.load_verify_locations(open(CA, 'rb').read())
+raw = socket.socket()
+raw.connect(socket.getaddrinfo('127.0.0.1', PORT)[0][-1])
+s = ctx.wrap_socket(raw, server_hostname='localhost')
+s.setblocking(False)
+dc = derp_client.DerpClient('127.0.0.1', PORT, bytes(range(1, 33)), tls=True)
+sums = [0, 0, 0]   # packets, bytes, byte sum (computed in the callback: no allocation)
+def on_packet(src, pkt):
+    sums[0] += 1
+    sums[1] += len(pkt)
+    sums[2] += pkt[0] + pkt[len(pkt) - 1] + src[0] + src[31]
+dc.on_packet = on_packet
+def rx(locked):
+    # read until the server's marker count is reached (the server writes in bursts)
+    while True:
+        if locked:
+            micropython.heap_lock()
+        try:
+            out = dc.rx_now(s)
+        finally:
+            if locked:
+                micropython.heap_unlock()
+        assert out is None
+        if sums[0] >= WANT[0]:
+            return
+        select_wait()
+import select
+poller = select.poll()
+poller.register(raw, select.POLLIN)
+def select_wait():
+    poller.poll(2000)
+WANT = [3]
+rx(False)                # warm: one frame of each size
+print("WARM", sums[0], sums[1])
+WANT[0] = 3 + 60
+import time
+time.sleep(1.5)   # all 60 frames arrived: a frame only partly arrived at read time would
+rx(True)          # cost one memoryview (the read position is not the frame start)
+print("RX", sums[0], sums[1], sums[2], dc.stats["rx_packets"], dc.parser.stats["frames"])
+s.close()
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="host firmware not built")
+def test_rx_now_over_tls_allocates_nothing(tmp_path):
+    """DerpClient.rx_now on the firmware over a real TLS connection under
+    micropython.heap_lock(): RecvPacket frames written by a CPython TLS server are read
+    frame by frame into the parser's buffer (need()) and handed to on_packet as cached
+    views - nothing allocated per frame once each length was seen."""
+    import socket
+    import ssl
+    import threading
+
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    from testnet import make_ca
+
+    paths = make_ca(str(tmp_path))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(paths["server.pem"], paths["server.key"])
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(30)
+    src = bytes(range(100, 132))
+    pkts = [bytes([4, 0, 0, 0]) + bytes([i]) * n for i, n in ((1, 28), (2, 1200), (3, 92))]
+    frames = [fr(derp.RECV_PACKET, src + p) for p in pkts]
+
+    def serve():
+        c, _ = ls.accept()
+        s = ctx.wrap_socket(c, server_side=True)
+        s.sendall(b"".join(frames))                 # warm-up
+        import time
+        time.sleep(0.2)
+        for k in range(20):                         # 60 frames in 20 TLS writes, split
+            blob = b"".join(frames)                 # across record/segment boundaries
+            s.sendall(blob[:700])
+            s.sendall(blob[700:])
+        s.settimeout(20)
+        try:
+            s.recv(1)     # open until the client closes
+        except OSError:
+            pass
+        s.close()
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    out = run_mpy("CA = %r\nPORT = %d\n" % (paths["ca.der"], ls.getsockname()[1]) + RX_NOW_TLS,
+                  timeout=60).stdout
+    th.join(10)
+    ls.close()
+    n = sum(len(p) for p in pkts)
+    want = sum(p[0] + p[-1] + src[0] + src[31] for p in pkts)
+    assert "WARM 3 %d" % n in out, out
+    assert "RX 63 %d %d 63 63" % (21 * n, 21 * want) in out, out
+
+
+@PROPS
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=40))
+def test_need_reads_frame_at_a_time(caps):
+    """Reading at most need() bytes (as DerpClient.rx_now does) yields the same frames as
+    any other read pattern; recv_packet() gives the source key and packet, whether the
+    frame sits at the buffer start (cached views) or not (a read cut short)."""
+    pk = [bytes([i]) * n for i, n in ((1, 0), (2, 300), (3, 77))]
+    data = b"".join(fr(derp.RECV_PACKET, bytes([9 + i]) * 32 + p) for i, p in enumerate(pk))
+    data = fr(0x55, b"x" * 700) + data + fr(derp.KEEP_ALIVE) + data   # unknown frame: skipped
+    p = derp.FrameParser(512)
+    pos, i, got = 0, 0, []
+    while pos < len(data):
+        t = p.next()
+        if t is not None:
+            assert t != derp.ERROR
+            if t == derp.RECV_PACKET:
+                assert p.recv_packet()
+                got.append((bytes(p.src), bytes(p.pkt)))
+            else:
+                got.append(t)
+            continue
+        mv = p.space()
+        n = min(p.need(), len(mv), caps[i % len(caps)], len(data) - pos)
+        i += 1
+        mv[:n] = data[pos:pos + n]
+        pos += n
+        p.advance(n)
+    t = p.next()
+    while t is not None:
+        if t == derp.RECV_PACKET:
+            assert p.recv_packet()
+            got.append((bytes(p.src), bytes(p.pkt)))
+        else:
+            got.append(t)
+        t = p.next()
+    want = [(bytes([9 + i]) * 32, q) for i, q in enumerate(pk)]
+    assert got == want + [derp.KEEP_ALIVE] + want
+    assert p.stats["skipped"] == 1

@@ -119,7 +119,7 @@ def test_udp_queue_bounded_and_buffers_recycled():
         assert slot.buf is buf and slot.payload() == bytes([i]) * 3 and slot.addr() == PEER4
         s.release(slot)
         assert ns.rxbuf is not buf
-    assert len(ns._pool) == 3
+    assert ns._nfree == 3
 
 
 def test_udp_too_big_and_bind_errors():
