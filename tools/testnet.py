@@ -391,9 +391,9 @@ def main():
         print("auth key    : %s (reusable)" % net.authkey())
         for p in net.peers:
             print("peer        : %-8s %s %s  socket %s" % (p.name, p.ip4, p.ip6, p.sock))
-        print("Ctrl-C to tear everything down.")
-        try:
+        try:   # the KeyboardInterrupt may come as soon as the line below is out
             signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+            print("Ctrl-C to tear everything down.", flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
