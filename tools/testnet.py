@@ -382,6 +382,9 @@ def main():
     ap.add_argument("--peers", type=int, default=2)
     ap.add_argument("--derp-only", action="store_true")
     a = ap.parse_args()
+    # A shell starting us in the background (`cmd &` in a script) leaves SIGINT ignored, and
+    # Python keeps that: Ctrl-C / kill -INT must always tear the tailnet down.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with Testnet(peers=a.peers, derp_only=a.derp_only) as net:
         print("control URL : %s" % net.control_url)
         print("CA (PEM/DER): %s %s" % (net.ca_pem, net.ca_der))
