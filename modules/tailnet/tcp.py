@@ -711,7 +711,7 @@ class Tcp:
         if hl < 20 or hl > p.l4len:
             return
         mss = _mss_opt(buf, t + 20, t + hl, 536 if p.alen == 4 else 1220)
-        self._sackp = flags & SYN and _has_opt(buf, t + 20, t + hl, 4)
+        self._sackp = flags & SYN and _opt_at(buf, t + 20, t + hl, 4) >= 0
         doff = t + hl
         dlen = p.end - doff
         c = self._find_pkt(p, sport, dport)
@@ -769,11 +769,13 @@ class _RstSender(Conn):
         self.rcap = 0
 
 
-def _has_opt(buf, i, end, kind):
+def _opt_at(buf, i, end, kind, size=0):
+    """Offset of the first TCP option `kind` in buf[i:end] (with length byte == size and
+    inside end, when size is given), or -1. Stops at End-of-list or a bad length."""
     while i < end:
         k = buf[i]
-        if k == kind:
-            return True
+        if k == kind and (not size or (i + 1 < end and buf[i + 1] == size and i + size <= end)):
+            return i
         if k == 0:
             break
         if k == 1:
@@ -782,21 +784,12 @@ def _has_opt(buf, i, end, kind):
         if i + 1 >= end or buf[i + 1] < 2:
             break
         i += buf[i + 1]
-    return False
+    return -1
 
 
 def _mss_opt(buf, i, end, default):
-    while i < end:
-        k = buf[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        if i + 1 >= end or buf[i + 1] < 2:
-            break
-        if k == 2 and buf[i + 1] == 4 and i + 4 <= end:
-            v = (buf[i + 2] << 8) | buf[i + 3]
-            return v if v >= 64 else default
-        i += buf[i + 1]
-    return default
+    j = _opt_at(buf, i, end, 2, 4)
+    if j < 0:
+        return default
+    v = (buf[j + 2] << 8) | buf[j + 3]
+    return v if v >= 64 else default
