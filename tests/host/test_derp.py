@@ -233,7 +233,8 @@ def test_micropython_parser_matches_and_allocation_per_packet_is_small():
     assert int(out[3]) <= 160
 
 
-SEND_NOW_TLS = r"""
+# Firmware preamble of the two TLS tests below: non-blocking TLS socket `s`, DerpClient `dc`.
+TLS_DERP_CLIENT = r"""
 import asyncio, socket, tls, micropython
 from tailnet import derp_client
 ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
@@ -244,6 +245,10 @@ raw.connect(socket.getaddrinfo('127.0.0.1', PORT)[0][-1])
 s = ctx.wrap_socket(raw, server_hostname='localhost')
 s.setblocking(False)
 dc = derp_client.DerpClient('127.0.0.1', PORT, bytes(range(1, 33)), tls=True)
+"""
+
+
+SEND_NOW_TLS = TLS_DERP_CLIENT + r"""
 dc._w = asyncio.StreamReader(s)   # what _open_tls gives the session: a Stream over the TLS socket
 dc.state = derp_client.CONNECTED
 dst = bytes(range(100, 132))
@@ -318,17 +323,7 @@ def test_send_now_over_tls_allocates_nothing(tmp_path):
     assert [pl[32:] for _, pl in frames] == want
 
 
-RX_NOW_TLS = r"""
-import asyncio, socket, tls, micropython
-from tailnet import derp_client
-ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-ctx.verify_mode = tls.CERT_REQUIRED
-ctx.load_verify_locations(open(CA, 'rb').read())
-raw = socket.socket()
-raw.connect(socket.getaddrinfo('127.0.0.1', PORT)[0][-1])
-s = ctx.wrap_socket(raw, server_hostname='localhost')
-s.setblocking(False)
-dc = derp_client.DerpClient('127.0.0.1', PORT, bytes(range(1, 33)), tls=True)
+RX_NOW_TLS = TLS_DERP_CLIENT + r"""
 sums = [0, 0, 0]   # packets, bytes, byte sum (computed in the callback: no allocation)
 def on_packet(src, pkt):
     sums[0] += 1
