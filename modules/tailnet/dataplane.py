@@ -29,7 +29,7 @@ from array import array
 from tailnet import crypto, ipaddr, magicsock_run
 from tailnet import netmap as _nm
 from tailnet import dataplane_reply as reply
-from tailnet.derp import CUT as _CUT
+from tailnet.derp import Views
 
 TICK_MS = 100
 MAX_PEERS = 16
@@ -66,36 +66,6 @@ def match(buf, off, alen, bits, pfx):
     return True
 
 
-class Views:
-    """Exact-length memoryviews of one buffer and slice objects into it, made once per
-    length and kept (bounded): sockets and the engine get exact-size objects on the warm
-    path without a heap allocation per packet (MicroPython allocates a memoryview for
-    mv[:n] and a slice object for b[i:j] = x)."""
-
-    def __init__(self, buf, cap=48):
-        self.mv = memoryview(buf)
-        self.cap = cap
-        self.v = {}
-        self.s = {}
-
-    def view(self, n):
-        v = self.v.get(n)
-        if v is None:
-            v = self.mv[:n]
-            if len(self.v) < self.cap:
-                self.v[n] = v
-        return v
-
-    def cut(self, off, n):
-        """slice(off, off + n), off fixed per Views user."""
-        sl = self.s.get(n)
-        if sl is None:
-            sl = _CUT[off:off + n]
-            if len(self.s) < self.cap:
-                self.s[n] = sl
-        return sl
-
-
 class DataPlane:
     def __init__(self, node, udp_port=None, bind="0.0.0.0", max_peers=MAX_PEERS, cadata=None,
                  local_ips=()):
@@ -115,7 +85,8 @@ class DataPlane:
         self.off = _tnwg.DATA_OFFSET
         self.rx = bytearray(BUFSIZE)
         self.tx = bytearray(BUFSIZE)
-        self.txv = Views(self.tx)
+        self.txv = Views(self.tx)              # .view(n): the engine's output
+        self.txin = Views(self.tx, self.off)   # .cut(n): where a plaintext goes in
         self.rxv = Views(self.rx)
         self.src = bytearray(18)   # UDP source for the engine: ip16 | port BE16
         self.res = array("i", [0, 0, 0])
@@ -294,7 +265,7 @@ class DataPlane:
             buf = ns.rxbuf   # decrypt in the netstack's buffer: a UDP socket keeps it (no copy)
         self.stats["wg_in"] += 1
         res = self.res
-        buf[self.rxv.cut(0, n)] = pkt   # cached slice: no allocation once warm
+        buf[self.rxv.cut(n)] = pkt   # cached slice: no allocation once warm
         src = None
         if addr is not None:
             src = self.src
@@ -361,7 +332,7 @@ class DataPlane:
     def _output(self, slot, pkt):
         n = len(pkt)
         tx, res = self.tx, self.res
-        tx[self.txv.cut(self.off, n)] = pkt
+        tx[self.txin.cut(n)] = pkt
         k = self.dev.output(slot, tx, n, _now(), res)
         if k == self._wg.DATAGRAM:
             self.stats["ip_out"] += 1

@@ -79,10 +79,10 @@ class FrameParser:
         self.buf = bytearray(size)
         self._mv = memoryview(self.buf)
         # views made once: the free space after a frame header, the source key of a
-        # RecvPacket frame at the buffer start, its packet by length (bounded cache)
+        # RecvPacket frame at the buffer start, its packet by length (Views: bounded cache)
         self._mv5 = self._mv[HEADER_LEN:]
         self._key = self._mv[HEADER_LEN:HEADER_LEN + KEY_LEN]
-        self._pv = {}
+        self._pv = Views(self.buf, HEADER_LEN + KEY_LEN)
         self.src = None  # recv_packet(): views valid until the next space()/next()
         self.pkt = None
         self.stats = {"frames": 0, "skipped": 0, "oversize": 0, "too_big": 0, "malformed": 0}
@@ -209,14 +209,8 @@ class FrameParser:
             self.src = self._mv[lo : lo + KEY_LEN]
             self.pkt = self._mv[lo + KEY_LEN : hi]
             return True
-        n = hi - lo - KEY_LEN
-        v = self._pv.get(n)
-        if v is None:
-            v = self._mv[HEADER_LEN + KEY_LEN : hi]
-            if len(self._pv) < 48:
-                self._pv[n] = v
         self.src = self._key
-        self.pkt = v
+        self.pkt = self._pv.view(hi - lo - KEY_LEN)
         return True
 
     def fail(self):
@@ -250,6 +244,36 @@ class _Cut:  # MicroPython has no slice() constructor: _CUT[i:j] is slice(i, j)
 
 CUT = _Cut()
 _KEY_SLICE = CUT[HEADER_LEN:HEADER_LEN + KEY_LEN]
+
+
+class Views:
+    """Exact-length memoryviews of buf[off:off + n] and slice objects slice(off, off + n),
+    made once per length n and kept (at most cap of each): the warm packet paths get
+    exact-size objects without a heap allocation per packet (MicroPython allocates a
+    memoryview for mv[i:j] and a slice object for b[i:j] = x)."""
+
+    def __init__(self, buf, off=0, cap=48):
+        self.mv = memoryview(buf)
+        self.off = off
+        self.cap = cap
+        self.v = {}
+        self.s = {}
+
+    def view(self, n):
+        v = self.v.get(n)
+        if v is None:
+            v = self.mv[self.off:self.off + n]
+            if len(self.v) < self.cap:
+                self.v[n] = v
+        return v
+
+    def cut(self, n):
+        sl = self.s.get(n)
+        if sl is None:
+            sl = CUT[self.off:self.off + n]
+            if len(self.s) < self.cap:
+                self.s[n] = sl
+        return sl
 
 
 def send_packet_into(out, dst, pkt, psl=None):

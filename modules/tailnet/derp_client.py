@@ -199,7 +199,7 @@ class DerpClient:
         # (parser.stats["too_big"]); larger sends allocate a one-off frame
         self._tx = bytearray(txsize)
         self._txmv = memoryview(self._tx)
-        self._sls = {}        # packet length -> slice(37, 37 + n), bounded (send_now)
+        self._pkt_at = derp.Views(self._tx, 37)   # .cut(n) = slice(37, 37 + n) (send_now)
         self._flushing = None
         self.on_packet = None
         self.on_peer_gone = None
@@ -271,7 +271,7 @@ class DerpClient:
                 return False
             try:
                 if derp.HEADER_LEN + derp.KEY_LEN + len(pkt) <= len(self._tx):
-                    n = derp.send_packet_into(self._tx, dst, pkt, self._psl(len(pkt)))
+                    n = derp.send_packet_into(self._tx, dst, pkt, self._pkt_at.cut(len(pkt)))
                     w.write(self._txmv[:n])
                 else:
                     w.write(derp.send_packet(dst, pkt))
@@ -299,7 +299,7 @@ class DerpClient:
         tot = n + 37  # HEADER_LEN + KEY_LEN
         if _core is None or self._lock.locked() or w.out_buf or tot > len(self._tx):
             return False
-        derp.send_packet_into(self._tx, dst, pkt, self._psl(n))
+        derp.send_packet_into(self._tx, dst, pkt, self._pkt_at.cut(n))
         try:
             r = w.s.write(self._tx, tot)
         except OSError:
@@ -319,14 +319,6 @@ class DerpClient:
                 await w.drain()
             except Exception:
                 pass
-
-    def _psl(self, n):
-        sl = self._sls.get(n)
-        if sl is None:
-            sl = derp.CUT[37:37 + n]
-            if len(self._sls) < 48:
-                self._sls[n] = sl
-        return sl
 
     async def ping_server(self):
         """Send a DERP Ping frame to the server; the Pong sets rtt_ms."""
